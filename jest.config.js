@@ -1,0 +1,49 @@
+// Jest runs the project's ESM TypeScript natively (node --experimental-vm-modules) with SWC as the
+// transform, so ESM-only dependencies such as @middy/core load without being transpiled.
+const swcTransform = [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2023' },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const shared = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swcTransform },
+  // Sources import siblings as './x.js' (NodeNext style); map them back to the .ts file.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  testEnvironment: 'node',
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/global-teardown.js',
+      setupFiles: ['<rootDir>/test/support/integration-env.ts'],
+      // Starting the emulator is done once in globalSetup; individual calls still get a generous ceiling.
+      testTimeout: 60_000,
+    },
+  ],
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  coverageProvider: 'v8',
+  collectCoverageFrom: ['src/**/*.ts', 'sim/**/*.ts', 'lambdas/**/*.ts', 'lib/**/*.ts', 'bin/**/*.ts'],
+  coveragePathIgnorePatterns: ['/node_modules/', '/src/local/start\\.ts$'],
+  coverageReporters: ['text-summary', 'text', 'lcov'],
+  // Thresholds only go up. src/core is the pure domain: it must stay near fully covered.
+  coverageThreshold: {
+    global: { lines: 80, branches: 75, functions: 80, statements: 80 },
+    './src/core/': { lines: 90, branches: 85, functions: 90, statements: 90 },
+  },
+};

@@ -1,0 +1,203 @@
+/**
+ * Instrument rules of a Bybit linear perpetual (GET /v5/market/instruments-info, category=linear) and the
+ * conversions between the venue's decimal strings and our integer ticks and lots.
+ *
+ * Every helper that produces a price or quantity for an order returns one that the venue accepts
+ * (on the tick grid, within min/max price, on the qty step, within min/max qty), or says it cannot.
+ */
+import { z } from 'zod';
+import { type Decimal, type Rounding, dec, decFromInt, decimalPlaces, exactMultiple, isDecimalString, roundedMultiple } from './decimal.js';
+import { type Lots, type Ticks, lots, ticks } from './units.js';
+
+const decimalString = z.string().refine(isDecimalString, { message: 'expected a decimal string' });
+const positiveDecimalString = decimalString.refine((value) => dec(value).gt(0), { message: 'expected a positive decimal' });
+
+/** The fields of a linear instruments-info list item that quoting depends on; others pass through. */
+export const BybitLinearInstrumentSchema = z.looseObject({
+  symbol: z.string().regex(/^[A-Z0-9]+$/),
+  contractType: z.string(),
+  status: z.string(),
+  baseCoin: z.string(),
+  quoteCoin: z.string(),
+  settleCoin: z.string(),
+  priceScale: z.string().regex(/^\d+$/),
+  priceFilter: z.looseObject({
+    minPrice: positiveDecimalString,
+    maxPrice: positiveDecimalString,
+    tickSize: positiveDecimalString,
+  }),
+  lotSizeFilter: z.looseObject({
+    minOrderQty: positiveDecimalString,
+    maxOrderQty: positiveDecimalString,
+    maxMktOrderQty: positiveDecimalString,
+    qtyStep: positiveDecimalString,
+    minNotionalValue: decimalString,
+  }),
+});
+export type BybitLinearInstrument = z.infer<typeof BybitLinearInstrumentSchema>;
+
+export interface Instrument {
+  readonly symbol: string;
+  readonly status: string;
+  readonly baseCoin: string;
+  readonly quoteCoin: string;
+  readonly settleCoin: string;
+  readonly priceScale: number;
+  readonly tickSize: Decimal;
+  readonly qtyStep: Decimal;
+  /** Quote-currency value of one tick times one lot: the unit of integer notionals and PnL. */
+  readonly tickLotValue: Decimal;
+  readonly minPriceTicks: Ticks;
+  readonly maxPriceTicks: Ticks;
+  readonly minQtyLots: Lots;
+  /** Largest quantity of a limit (and so post-only) order. */
+  readonly maxQtyLots: Lots;
+  readonly maxMarketQtyLots: Lots;
+  readonly minNotional: Decimal;
+  readonly qtyDecimals: number;
+}
+
+export class InstrumentError extends Error {
+  override readonly name = 'InstrumentError';
+}
+
+function toSafeNumber(value: bigint, what: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new InstrumentError(`${what} is out of the safe integer range: ${value}`);
+  }
+  return Number(value);
+}
+
+/** Validates a raw instruments-info item and derives the integer bounds. Throws InstrumentError naming the field. */
+export function parseLinearInstrument(raw: unknown): Instrument {
+  const parsed = BybitLinearInstrumentSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InstrumentError(`invalid instrument ${issue ? `${issue.path.join('.')}: ${issue.message}` : ''}`.trim());
+  }
+  const item = parsed.data;
+  const tickSize = dec(item.priceFilter.tickSize);
+  const qtyStep = dec(item.lotSizeFilter.qtyStep);
+  const priceScale = Number(item.priceScale);
+  if (decimalPlaces(tickSize) > priceScale) {
+    throw new InstrumentError(`${item.symbol}: tickSize ${item.priceFilter.tickSize} has more decimals than priceScale ${priceScale}`);
+  }
+  // Bounds that are not on the grid are tightened onto it, so every price between them is valid.
+  const minPriceTicks = toSafeNumber(roundedMultiple(dec(item.priceFilter.minPrice), tickSize, 'up'), 'minPrice');
+  const maxPriceTicks = toSafeNumber(roundedMultiple(dec(item.priceFilter.maxPrice), tickSize, 'down'), 'maxPrice');
+  const minQtyLots = toSafeNumber(roundedMultiple(dec(item.lotSizeFilter.minOrderQty), qtyStep, 'up'), 'minOrderQty');
+  const maxQtyLots = toSafeNumber(roundedMultiple(dec(item.lotSizeFilter.maxOrderQty), qtyStep, 'down'), 'maxOrderQty');
+  const maxMarketQtyLots = toSafeNumber(roundedMultiple(dec(item.lotSizeFilter.maxMktOrderQty), qtyStep, 'down'), 'maxMktOrderQty');
+  if (minPriceTicks > maxPriceTicks) throw new InstrumentError(`${item.symbol}: minPrice is above maxPrice`);
+  if (minQtyLots > maxQtyLots) throw new InstrumentError(`${item.symbol}: minOrderQty is above maxOrderQty`);
+  return {
+    symbol: item.symbol,
+    status: item.status,
+    baseCoin: item.baseCoin,
+    quoteCoin: item.quoteCoin,
+    settleCoin: item.settleCoin,
+    priceScale,
+    tickSize,
+    qtyStep,
+    tickLotValue: tickSize.times(qtyStep),
+    minPriceTicks: ticks(minPriceTicks),
+    maxPriceTicks: ticks(maxPriceTicks),
+    minQtyLots: lots(minQtyLots),
+    maxQtyLots: lots(maxQtyLots),
+    maxMarketQtyLots: lots(maxMarketQtyLots),
+    minNotional: dec(item.lotSizeFilter.minNotionalValue),
+    qtyDecimals: decimalPlaces(qtyStep),
+  };
+}
+
+// ---- prices ----
+
+/** A venue price that must already be on the grid (an execution, a resting order). */
+export function priceToTicks(instrument: Instrument, price: string | Decimal): Ticks {
+  const multiple = exactMultiple(dec(price), instrument.tickSize);
+  if (multiple === undefined) {
+    throw new InstrumentError(`${instrument.symbol}: price ${dec(price).toFixed()} is not a multiple of tick ${instrument.tickSize.toFixed()}`);
+  }
+  return ticks(toSafeNumber(multiple, 'price'));
+}
+
+export function ticksToPrice(instrument: Instrument, priceTicks: Ticks): Decimal {
+  return decFromInt(priceTicks).times(instrument.tickSize);
+}
+
+/** The price string for an order, with the instrument's priceScale decimals. */
+export function formatPrice(instrument: Instrument, priceTicks: Ticks): string {
+  return ticksToPrice(instrument, priceTicks).toFixed(instrument.priceScale);
+}
+
+/**
+ * Rounds any price onto the grid, in the given direction, then into [minPrice, maxPrice].
+ * A bid rounds down and an ask rounds up, so rounding never makes a quote more aggressive.
+ */
+export function roundPriceToTicks(instrument: Instrument, price: Decimal, rounding: Rounding): Ticks {
+  const raw = roundedMultiple(price, instrument.tickSize, rounding);
+  if (raw < BigInt(instrument.minPriceTicks)) return instrument.minPriceTicks;
+  if (raw > BigInt(instrument.maxPriceTicks)) return instrument.maxPriceTicks;
+  return ticks(Number(raw));
+}
+
+/** Clamps a tick price into the instrument's range. */
+export function clampPriceTicks(instrument: Instrument, priceTicks: number): Ticks {
+  return ticks(Math.min(instrument.maxPriceTicks, Math.max(instrument.minPriceTicks, Math.trunc(priceTicks))));
+}
+
+// ---- quantities ----
+
+/** A venue quantity that must already be on the step (an execution, a position size). */
+export function qtyToLots(instrument: Instrument, qty: string | Decimal): Lots {
+  const multiple = exactMultiple(dec(qty), instrument.qtyStep);
+  if (multiple === undefined || multiple < 0n) {
+    throw new InstrumentError(`${instrument.symbol}: qty ${dec(qty).toFixed()} is not a non-negative multiple of step ${instrument.qtyStep.toFixed()}`);
+  }
+  return lots(toSafeNumber(multiple, 'qty'));
+}
+
+export function lotsToQty(instrument: Instrument, qtyLots: Lots | bigint): Decimal {
+  return dec(BigInt(qtyLots)).times(instrument.qtyStep);
+}
+
+/** The qty string for an order, with as many decimals as qtyStep has. */
+export function formatQty(instrument: Instrument, qtyLots: Lots): string {
+  return lotsToQty(instrument, qtyLots).toFixed(instrument.qtyDecimals);
+}
+
+/** Exact notional of `qtyLots` at `priceTicks`, in the quote currency. */
+export function notional(instrument: Instrument, priceTicks: Ticks, qtyLots: Lots): Decimal {
+  return dec(BigInt(priceTicks) * BigInt(qtyLots)).times(instrument.tickLotValue);
+}
+
+/** The smallest quantity that is a valid order at this price: minOrderQty and minNotionalValue both met. */
+export function minValidLots(instrument: Instrument, priceTicks: Ticks): Lots {
+  const priceValue = ticksToPrice(instrument, priceTicks).times(instrument.qtyStep);
+  const forNotional = roundedMultiple(instrument.minNotional, priceValue, 'up');
+  return lots(Math.max(instrument.minQtyLots, Number(forNotional)));
+}
+
+/**
+ * Rounds a desired quantity down onto the step and caps it at maxOrderQty. Returns undefined when the
+ * result would be below the smallest valid order at this price: the caller skips the quote rather than
+ * sending an order the venue rejects.
+ */
+export function roundOrderQty(instrument: Instrument, qty: Decimal, priceTicks: Ticks): Lots | undefined {
+  const raw = roundedMultiple(qty, instrument.qtyStep, 'down');
+  const capped = raw > BigInt(instrument.maxQtyLots) ? instrument.maxQtyLots : Number(raw);
+  return capped >= minValidLots(instrument, priceTicks) ? lots(capped) : undefined;
+}
+
+export type OrderViolation = 'price-below-min' | 'price-above-max' | 'qty-below-min' | 'qty-above-max' | 'notional-below-min';
+
+/** Every rule of the instrument that a limit order at this price and size breaks; empty when valid. */
+export function orderViolations(instrument: Instrument, priceTicks: Ticks, qtyLots: Lots): OrderViolation[] {
+  const violations: OrderViolation[] = [];
+  if (priceTicks < instrument.minPriceTicks) violations.push('price-below-min');
+  if (priceTicks > instrument.maxPriceTicks) violations.push('price-above-max');
+  if (qtyLots < instrument.minQtyLots) violations.push('qty-below-min');
+  if (qtyLots > instrument.maxQtyLots) violations.push('qty-above-max');
+  if (notional(instrument, priceTicks, qtyLots).lt(instrument.minNotional)) violations.push('notional-below-min');
+  return violations;
+}
