@@ -15,11 +15,23 @@ export default tseslint.config(
       // Prices, quantities and money arrive as strings and must stay exact: parse them with src/core/decimal.
       'no-restricted-globals': ['error', { name: 'parseFloat', message: 'Use dec() from src/core/decimal for prices, quantities and money.' }],
       'no-restricted-properties': ['error', { object: 'Number', property: 'parseFloat', message: 'Use dec() from src/core/decimal.' }],
+      // big.js strict mode throws on number arguments at run time; catch the literal ones before that.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name=/^(gt|gte|lt|lte|eq|cmp|plus|minus|times|div|mod)$/][arguments.0.type='Literal'][arguments.0.raw=/^[0-9.]/]",
+          message: 'Pass a Decimal (ZERO, dec("...")) to decimal arithmetic, not a number.',
+        },
+      ],
     },
   },
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', URL: 'readonly', console: 'readonly' },
+    },
   },
   {
     files: ['test/**/*.ts'],

@@ -6,11 +6,11 @@
  * (on the tick grid, within min/max price, on the qty step, within min/max qty), or says it cannot.
  */
 import { z } from 'zod';
-import { type Decimal, type Rounding, dec, decFromInt, decimalPlaces, exactMultiple, isDecimalString, roundedMultiple } from './decimal.js';
+import { type Decimal, type Rounding, ZERO, dec, decFromInt, decimalPlaces, exactMultiple, isDecimalString, roundedMultiple } from './decimal.js';
 import { type Lots, type Ticks, lots, ticks } from './units.js';
 
 const decimalString = z.string().refine(isDecimalString, { message: 'expected a decimal string' });
-const positiveDecimalString = decimalString.refine((value) => dec(value).gt(0), { message: 'expected a positive decimal' });
+const positiveDecimalString = decimalString.refine((value) => dec(value).gt(ZERO), { message: 'expected a positive decimal' });
 
 /** The fields of a linear instruments-info list item that quoting depends on; others pass through. */
 export const BybitLinearInstrumentSchema = z.looseObject({
@@ -54,6 +54,8 @@ export interface Instrument {
   readonly maxQtyLots: Lots;
   readonly maxMarketQtyLots: Lots;
   readonly minNotional: Decimal;
+  /** minNotional in tick-lots, rounded up: priceTicks * qtyLots >= this <=> notional >= minNotional. */
+  readonly minNotionalTickLots: bigint;
   readonly qtyDecimals: number;
 }
 
@@ -90,6 +92,8 @@ export function parseLinearInstrument(raw: unknown): Instrument {
   const maxMarketQtyLots = toSafeNumber(roundedMultiple(dec(item.lotSizeFilter.maxMktOrderQty), qtyStep, 'down'), 'maxMktOrderQty');
   if (minPriceTicks > maxPriceTicks) throw new InstrumentError(`${item.symbol}: minPrice is above maxPrice`);
   if (minQtyLots > maxQtyLots) throw new InstrumentError(`${item.symbol}: minOrderQty is above maxOrderQty`);
+  const tickLotValue = tickSize.times(qtyStep);
+  const minNotional = dec(item.lotSizeFilter.minNotionalValue);
   return {
     symbol: item.symbol,
     status: item.status,
@@ -99,13 +103,14 @@ export function parseLinearInstrument(raw: unknown): Instrument {
     priceScale,
     tickSize,
     qtyStep,
-    tickLotValue: tickSize.times(qtyStep),
+    tickLotValue,
     minPriceTicks: ticks(minPriceTicks),
     maxPriceTicks: ticks(maxPriceTicks),
     minQtyLots: lots(minQtyLots),
     maxQtyLots: lots(maxQtyLots),
     maxMarketQtyLots: lots(maxMarketQtyLots),
-    minNotional: dec(item.lotSizeFilter.minNotionalValue),
+    minNotional,
+    minNotionalTickLots: roundedMultiple(minNotional, tickLotValue, 'up'),
     qtyDecimals: decimalPlaces(qtyStep),
   };
 }
@@ -173,9 +178,10 @@ export function notional(instrument: Instrument, priceTicks: Ticks, qtyLots: Lot
 
 /** The smallest quantity that is a valid order at this price: minOrderQty and minNotionalValue both met. */
 export function minValidLots(instrument: Instrument, priceTicks: Ticks): Lots {
-  const priceValue = ticksToPrice(instrument, priceTicks).times(instrument.qtyStep);
-  const forNotional = roundedMultiple(instrument.minNotional, priceValue, 'up');
-  return lots(Math.max(instrument.minQtyLots, Number(forNotional)));
+  const price = BigInt(priceTicks);
+  if (price <= 0n) return instrument.minQtyLots;
+  const forNotional = (instrument.minNotionalTickLots + price - 1n) / price;
+  return forNotional > BigInt(instrument.minQtyLots) ? lots(Number(forNotional)) : instrument.minQtyLots;
 }
 
 /**
@@ -198,6 +204,6 @@ export function orderViolations(instrument: Instrument, priceTicks: Ticks, qtyLo
   if (priceTicks > instrument.maxPriceTicks) violations.push('price-above-max');
   if (qtyLots < instrument.minQtyLots) violations.push('qty-below-min');
   if (qtyLots > instrument.maxQtyLots) violations.push('qty-above-max');
-  if (notional(instrument, priceTicks, qtyLots).lt(instrument.minNotional)) violations.push('notional-below-min');
+  if (BigInt(priceTicks) * BigInt(qtyLots) < instrument.minNotionalTickLots) violations.push('notional-below-min');
   return violations;
 }

@@ -14,6 +14,9 @@
  * replaces the current one only if it is newer by `reportRank` (terminal, then cumulative filled quantity,
  * then updatedTime, then status precedence), all of which only grow over an order's life. So any delivery
  * order of the same set of reports ends in the same state, and a late `New` after `Filled` changes nothing.
+ * (Two reports equal in all four, e.g. an amend confirmed in the same millisecond as the report before it
+ * with no fill between, cannot be ordered from their content; the first one seen is kept, and the next
+ * report or a reconciliation corrects it.)
  *
  * Local operations (requests we send, acknowledgements and failures of those requests) must follow the
  * rules in `transition`; anything else is an IllegalTransitionError, never a silent change.

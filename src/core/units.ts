@@ -38,7 +38,3 @@ export const SIDES: readonly Side[] = ['Buy', 'Sell'];
 export function sideSign(side: Side): 1 | -1 {
   return side === 'Buy' ? 1 : -1;
 }
-
-export function oppositeSide(side: Side): Side {
-  return side === 'Buy' ? 'Sell' : 'Buy';
-}

@@ -136,7 +136,7 @@ async function startOnce(motoServer: string, host: string, readyTimeoutMs: numbe
   const port = await freePort(host);
   const child = spawn(motoServer, ['-H', host, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderrTail = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     stderrTail = (stderrTail + chunk.toString()).slice(-2_000);
   });
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));

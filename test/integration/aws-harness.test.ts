@@ -49,7 +49,7 @@ describe('the moto-backed harness', () => {
   it('creates every table with the keys and indexes of the shared definitions', async () => {
     for (const definition of Object.values(TABLES)) {
       const { Table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: stage.names.tables[definition.id] }));
-      const keys = Object.fromEntries((Table?.KeySchema ?? []).map((key) => [key.KeyType, key.AttributeName]));
+      const keys = Object.fromEntries((Table?.KeySchema ?? []).map((key): [string, string | undefined] => [String(key.KeyType), key.AttributeName]));
       expect(keys).toEqual({ HASH: definition.partitionKey.name, ...(definition.sortKey && { RANGE: definition.sortKey.name }) });
       const indexes = (Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName).sort();
       expect(indexes).toEqual(definition.globalIndexes.map((index) => index.indexName).sort());
