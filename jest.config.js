@@ -39,7 +39,9 @@ export default {
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   coverageProvider: 'v8',
   collectCoverageFrom: ['src/**/*.ts', 'sim/**/*.ts', 'lambdas/**/*.ts', 'lib/**/*.ts', 'bin/**/*.ts'],
-  coveragePathIgnorePatterns: ['/node_modules/', '/src/local/start\\.ts$'],
+  // Entry points that only wire things together are exercised by running them, not by unit tests;
+  // bin/app.ts is a placeholder until the CDK issue, whose synth tests will cover it.
+  coveragePathIgnorePatterns: ['/node_modules/', '/src/local/start\\.ts$', '/bin/app\\.ts$'],
   coverageReporters: ['text-summary', 'text', 'lcov'],
   // Thresholds only go up. src/core is the pure domain: it must stay near fully covered.
   coverageThreshold: {

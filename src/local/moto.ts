@@ -172,9 +172,3 @@ export async function startMoto(options: StartOptions): Promise<MotoServer> {
   }
   throw lastError;
 }
-
-/** Clears every resource in the emulator (POST /moto-api/reset). */
-export async function resetMoto(endpoint: string): Promise<void> {
-  const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
-  if (!response.ok) throw new MotoSetupError(`moto reset failed with HTTP ${response.status}`);
-}
