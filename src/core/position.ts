@@ -190,7 +190,9 @@ export function pnlBreakdown(position: Position, instrument: Instrument, markPri
 
 /**
  * Positions of one account, with every execution applied exactly once by execId. Deterministic and free
- * of I/O; the only state beyond the positions is the set of execIds seen.
+ * of I/O; the only state beyond the positions is the set of execIds seen. That set grows with the fills of
+ * a process's life (tens of bytes each); durable, bounded de-duplication across restarts belongs to the
+ * fills table, keyed by execId.
  */
 export class ExecutionLedger {
   private readonly positions = new Map<string, Position>();

@@ -1,6 +1,7 @@
 /** AWS clients and per-test-file stages on the emulator that global-setup.ts started. */
+import { afterAll, beforeAll } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { type AwsClients, type ProvisionedStage, createAwsClients, provisionStage } from '../../src/local/provision.js';
+import { type AwsClients, type ProvisionedStage, createAwsClients, destroyAwsClients, provisionStage } from '../../src/local/provision.js';
 import { MOTO_ENV } from './moto-env.js';
 
 export function motoEndpoint(): string {
@@ -24,4 +25,33 @@ export function uniqueStage(): string {
 
 export async function provisionTestStage(clients: AwsClients): Promise<ProvisionedStage> {
   return provisionStage(clients, uniqueStage());
+}
+
+export interface TestStage {
+  readonly clients: AwsClients;
+  readonly stage: ProvisionedStage;
+}
+
+/** Provisions a fresh stage before the file's tests and closes its clients after them. */
+export function useProvisionedStage(): TestStage {
+  const context: { clients?: AwsClients; stage?: ProvisionedStage } = {};
+  beforeAll(async () => {
+    context.clients = testClients();
+    context.stage = await provisionTestStage(context.clients);
+  });
+  afterAll(() => {
+    if (context.clients) destroyAwsClients(context.clients);
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the test stage is provisioned in beforeAll; use it inside tests');
+    return value;
+  };
+  return {
+    get clients() {
+      return ready(context.clients);
+    },
+    get stage() {
+      return ready(context.stage);
+    },
+  };
 }
