@@ -27,6 +27,12 @@ export default {
     },
     {
       ...shared,
+      displayName: 'conformance',
+      testMatch: ['<rootDir>/test/conformance/**/*.test.ts'],
+      testTimeout: 30_000,
+    },
+    {
+      ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',

@@ -33,5 +33,9 @@ export const RET = {
   qtyTruncatedToZero: 110017,
   tooManyOpenOrders: 110020,
   duplicateOrderLinkId: 110072,
+  amendQtyNotAboveFilled: 110064,
   notionalBelowMin: 110094,
+  keyExpired: 33004,
+  serverError: 10016,
+  routeNotFound: 10017,
 } as const;

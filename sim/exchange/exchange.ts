@@ -301,16 +301,17 @@ export class Exchange {
     const referenceTicks = limitTicks ?? book.oppositeOf(input.side).best()?.priceTicks ?? instrument.minPriceTicks;
     const violations = orderViolations(instrument, referenceTicks, input.qtyLots);
     const qtyMax = input.orderType === 'Market' ? instrument.maxMarketQtyLots : instrument.maxQtyLots;
-    if (input.qtyLots > qtyMax || violations.includes('qty-below-min')) return failure(RET.paramError, 'params error: qty invalid');
-    if (violations.includes('price-below-min') || violations.includes('price-above-max')) return failure(RET.priceOutOfRange, 'price out of permissible range');
-    if (violations.includes('notional-below-min')) return failure(RET.notionalBelowMin, 'Order notional value below the lower limit');
+    if (input.qtyLots > qtyMax) return failure(RET.paramError, 'The number of contracts exceeds maximum limit allowed');
+    if (violations.includes('qty-below-min')) return failure(RET.paramError, 'The number of contracts exceeds minimum limit allowed');
+    if (violations.includes('price-below-min') || violations.includes('price-above-max')) return failure(RET.priceOutOfRange, 'Order price is out of permissible range');
+    if (violations.includes('notional-below-min')) return failure(RET.notionalBelowMin, `Order does not meet minimum order value ${instrument.minNotional.toFixed()}${instrument.settleCoin}`);
 
     let qtyLots = input.qtyLots;
     if (input.reduceOnly) {
       const size = this.position(accountId, input.symbol).position.sizeLots;
-      const reducible = size === 0n || (size > 0n) === (input.side === 'Buy') ? 0 : Number(size < 0n ? -size : size);
-      if (reducible === 0) return failure(RET.qtyTruncatedToZero, 'current position is zero, cannot fix reduce-only order qty');
-      qtyLots = lots(Math.min(qtyLots, reducible));
+      if (size === 0n) return failure(RET.qtyTruncatedToZero, 'current position is zero, cannot fix reduce-only order qty');
+      if ((size > 0n) === (input.side === 'Buy')) return failure(RET.qtyTruncatedToZero, 'reduce-only order has same side with current position');
+      qtyLots = lots(Math.min(qtyLots, Number(size < 0n ? -size : size)));
     }
 
     const now = this.clock();
@@ -346,7 +347,7 @@ export class Exchange {
       return success({ orderId: order.orderId, orderLinkId });
     }
     if (timeInForce === 'FOK' && opposite.availableTo(limit, order.leavesLots) < order.leavesLots) {
-      this.close(account, order, 'Cancelled', { rejectReason: 'EC_FOKOrderCannotBeFilled' });
+      this.close(account, order, 'Cancelled', { rejectReason: 'EC_NoEnoughQtyToFill' });
       return success({ orderId: order.orderId, orderLinkId });
     }
 
@@ -365,14 +366,15 @@ export class Exchange {
     const market = this.markets.get(input.symbol);
     if (!market) return failure(RET.paramError, 'params error: symbol invalid');
     const order = this.findOrder(accountId, input.ref);
-    if (!order || order.symbol !== input.symbol || !isOpen(order.status)) return failure(RET.orderNotExists, 'order not exists or too late to replace');
+    if (!order || order.symbol !== input.symbol) return failure(RET.orderNotExists, 'Order does not exist');
+    if (!isOpen(order.status)) return failure(RET.orderNotExists, 'order not exists or too late to replace');
     const priceTicks = input.priceTicks ?? order.priceTicks;
     const qtyLots = input.qtyLots ?? order.qtyLots;
     if (priceTicks === order.priceTicks && qtyLots === order.qtyLots) return failure(RET.paramError, 'The order remains unchanged as the parameters entered match the existing ones.');
-    if (qtyLots <= order.cumExecLots) return failure(RET.paramError, 'params error: qty must be greater than the filled quantity');
+    if (qtyLots <= order.cumExecLots) return failure(RET.amendQtyNotAboveFilled, 'The modified contract quantity cannot be less than or equal to the filled quantity.');
     const violations = orderViolations(market.instrument, priceTicks, lots(qtyLots - order.cumExecLots));
-    if (violations.includes('price-below-min') || violations.includes('price-above-max')) return failure(RET.priceOutOfRange, 'price out of permissible range');
-    if (qtyLots > market.instrument.maxQtyLots) return failure(RET.paramError, 'params error: qty invalid');
+    if (violations.includes('price-below-min') || violations.includes('price-above-max')) return failure(RET.priceOutOfRange, 'Order price is out of permissible range');
+    if (qtyLots > market.instrument.maxQtyLots) return failure(RET.paramError, 'The number of contracts exceeds maximum limit allowed');
 
     const book = market.book;
     const side = book.sideOf(order.side);
@@ -413,7 +415,8 @@ export class Exchange {
     const market = this.markets.get(symbol);
     if (!market) return failure(RET.paramError, 'params error: symbol invalid');
     const order = this.findOrder(accountId, ref);
-    if (!order || order.symbol !== symbol || !isOpen(order.status)) return failure(RET.orderNotExists, 'order not exists or too late to cancel');
+    if (!order || order.symbol !== symbol) return failure(RET.orderNotExists, 'Order does not exist');
+    if (!isOpen(order.status)) return failure(RET.orderNotExists, 'order not exists or too late to cancel');
     this.cancelResting(account, market, order, cancelType);
     return success({ orderId: order.orderId, orderLinkId: order.orderLinkId });
   }
@@ -432,7 +435,7 @@ export class Exchange {
   private cancelResting(account: Account, market: Market, order: SimOrder, cancelType: string): void {
     market.book.sideOf(order.side).remove(order);
     this.emitLevel(market, order.side, order.priceTicks);
-    this.close(account, order, 'Cancelled', { cancelType });
+    this.close(account, order, 'Cancelled', { cancelType, rejectReason: cancelType === 'CancelByUser' ? 'EC_PerCancelRequest' : NO_ERROR });
   }
 
   // ---- matching ----

@@ -85,7 +85,7 @@ describe('resting and matching', () => {
     const ioc = place(TAKER, { side: 'Sell', timeInForce: 'IOC', priceTicks: price('64999.0'), qtyLots: qty('0.010') });
     expect(ioc.status).toBe('Cancelled');
     expect(ioc.cumExecLots).toBe(3);
-    expect(ioc.rejectReason).toBe('EC_NoImmediateQtyToFill');
+    expect(ioc).toMatchObject({ rejectReason: 'EC_NoImmediateQtyToFill', cancelType: 'UNKNOWN' });
   });
 
   it('fills or kills a FOK order as a whole', () => {
@@ -93,6 +93,7 @@ describe('resting and matching', () => {
     const killed = place(TAKER, { side: 'Buy', timeInForce: 'FOK', qtyLots: qty('0.006') });
     expect(killed.status).toBe('Cancelled');
     expect(killed.cumExecLots).toBe(0);
+    expect(killed.rejectReason).toBe('EC_NoEnoughQtyToFill');
     const filled = place(TAKER, { side: 'Buy', timeInForce: 'FOK', qtyLots: qty('0.005') });
     expect(filled.status).toBe('Filled');
   });
@@ -163,7 +164,7 @@ describe('amend', () => {
     const order = place(MAKER, { side: 'Buy' });
     expect(exchange.amendOrder(MAKER, { symbol: 'BTCUSDT', ref: { orderId: order.orderId }, priceTicks: order.priceTicks })).toMatchObject({ ok: false, retCode: 10001 });
     place(TAKER, { side: 'Sell', timeInForce: 'IOC', qtyLots: qty('0.004') });
-    expect(exchange.amendOrder(MAKER, { symbol: 'BTCUSDT', ref: { orderId: order.orderId }, qtyLots: qty('0.004') })).toMatchObject({ ok: false, retCode: 10001 });
+    expect(exchange.amendOrder(MAKER, { symbol: 'BTCUSDT', ref: { orderId: order.orderId }, qtyLots: qty('0.004') })).toMatchObject({ ok: false, retCode: 110064 });
     exchange.cancelOrder(MAKER, 'BTCUSDT', { orderId: order.orderId });
     expect(exchange.amendOrder(MAKER, { symbol: 'BTCUSDT', ref: { orderId: order.orderId }, qtyLots: qty('0.020') })).toMatchObject({ ok: false, retCode: 110001 });
     expect(exchange.amendOrder(MAKER, { symbol: 'ETHUSDT', ref: { orderId: order.orderId }, qtyLots: qty('0.020') })).toMatchObject({ ok: false, retCode: 10001 });
@@ -174,10 +175,10 @@ describe('cancel', () => {
   it('cancels by orderId or orderLinkId with cancelType CancelByUser', () => {
     const order = place(MAKER, { side: 'Buy', orderLinkId: 'x' });
     expect(exchange.cancelOrder(MAKER, 'BTCUSDT', { orderLinkId: 'x' })).toEqual({ ok: true, value: { orderId: order.orderId, orderLinkId: 'x' } });
-    expect(order).toMatchObject({ status: 'Cancelled', cancelType: 'CancelByUser' });
+    expect(order).toMatchObject({ status: 'Cancelled', cancelType: 'CancelByUser', rejectReason: 'EC_PerCancelRequest' });
     expect(exchange.book('BTCUSDT').bids.depth).toBe(0);
-    expect(exchange.cancelOrder(MAKER, 'BTCUSDT', { orderLinkId: 'x' })).toMatchObject({ ok: false, retCode: 110001 });
-    expect(exchange.cancelOrder(MAKER, 'BTCUSDT', { orderId: 'nope' })).toMatchObject({ ok: false, retCode: 110001 });
+    expect(exchange.cancelOrder(MAKER, 'BTCUSDT', { orderLinkId: 'x' })).toEqual({ ok: false, retCode: 110001, retMsg: 'order not exists or too late to cancel' });
+    expect(exchange.cancelOrder(MAKER, 'BTCUSDT', { orderId: 'nope' })).toEqual({ ok: false, retCode: 110001, retMsg: 'Order does not exist' });
   });
 
   it('keeps what filled on a cancelled order (derivatives report Cancelled with an executed quantity)', () => {

@@ -1,0 +1,73 @@
+/**
+ * Bybit's rate limits: a rolling one-second window per account (UID) and endpoint, reported in the
+ * X-Bapi-Limit headers; batch endpoints count each order; and a per-IP ceiling of 600 requests in any
+ * 5 seconds, past which the IP is refused with HTTP 403 for a while. Sources in sim/README.md.
+ */
+
+export interface WindowDecision {
+  /** How many of the requested units fit (a batch may be admitted in part). */
+  readonly admitted: number;
+  readonly limit: number;
+  /** Units left in the window after this request. */
+  readonly remaining: number;
+  /** When the window has room again if exhausted, otherwise now (ms). */
+  readonly resetAt: number;
+}
+
+/** A rolling window of `limit` units per `windowMs`, keyed by anything. */
+export class RollingWindow {
+  private readonly used = new Map<string, number[]>();
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+  ) {}
+
+  take(key: string, units: number, now: number): WindowDecision {
+    let stamps = this.used.get(key);
+    if (!stamps) this.used.set(key, (stamps = []));
+    const horizon = now - this.windowMs;
+    let expired = 0;
+    while (expired < stamps.length && (stamps[expired] ?? Number.POSITIVE_INFINITY) <= horizon) expired++;
+    if (expired > 0) stamps.splice(0, expired);
+    const admitted = Math.max(0, Math.min(units, this.limit - stamps.length));
+    for (let index = 0; index < admitted; index++) stamps.push(now);
+    const remaining = this.limit - stamps.length;
+    const oldest = stamps[0];
+    const resetAt = remaining === 0 && oldest !== undefined ? oldest + this.windowMs : now;
+    return { admitted, limit: this.limit, remaining, resetAt };
+  }
+}
+
+export interface IpDecision {
+  readonly allowed: boolean;
+  /** Set while the IP is refused. */
+  readonly bannedUntil?: number;
+}
+
+/** Bybit: more than 600 requests within 5 s from one IP is refused with HTTP 403 and a ban. */
+export class IpLimiter {
+  private readonly window: RollingWindow;
+  private readonly bans = new Map<string, number>();
+
+  constructor(
+    limit = 600,
+    windowMs = 5_000,
+    /** Bybit documents a ban of at least 10 minutes; tests may shorten it. */
+    private readonly banMs = 10 * 60_000,
+  ) {
+    this.window = new RollingWindow(limit, windowMs);
+  }
+
+  check(ip: string, now: number): IpDecision {
+    const bannedUntil = this.bans.get(ip);
+    if (bannedUntil !== undefined) {
+      if (now < bannedUntil) return { allowed: false, bannedUntil };
+      this.bans.delete(ip);
+    }
+    if (this.window.take(ip, 1, now).admitted === 1) return { allowed: true };
+    const until = now + this.banMs;
+    this.bans.set(ip, until);
+    return { allowed: false, bannedUntil: until };
+  }
+}

@@ -1,0 +1,619 @@
+/**
+ * The REST endpoints of the simulated venue. Each route names its method and path, whether it needs an
+ * authenticated key (and trade permission), its per-second limit per UID, and a handler that turns
+ * validated parameters into Bybit's `result`. Sources for limits and shapes in sim/README.md.
+ */
+import type { z } from 'zod';
+import { ZERO } from '../../src/core/decimal.js';
+import { unrealisedPnl } from '../../src/core/position.js';
+import { type Instrument, InstrumentError, formatPrice, formatQty, notional, priceToTicks, qtyToLots } from '../../src/core/instrument.js';
+import type { Lots, Ticks } from '../../src/core/units.js';
+import { type Failure, type Outcome, RET, failure, success } from '../exchange/errors.js';
+import { type Exchange, type OrderRef, type SimOrder, isOpen } from '../exchange/exchange.js';
+import type { ApiKeyRecord } from '../venue/keys.js';
+import { executionJson, orderJson, positionJson } from '../venue/format.js';
+import type { RecentTrades } from '../venue/market-data.js';
+import * as P from './params.js';
+
+export interface RouteContext {
+  readonly params: Record<string, unknown>;
+  readonly key: ApiKeyRecord | undefined;
+  readonly now: number;
+  /** Units the rate limiter admitted (batch routes: orders); the rest must fail with 10006. */
+  readonly admitted: number;
+}
+
+export interface Reply {
+  readonly retCode: number;
+  readonly retMsg: string;
+  readonly result: unknown;
+  readonly retExtInfo?: unknown;
+}
+
+export interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly access: 'public' | 'read' | 'trade';
+  /** Requests (or batch orders) per second per UID; undefined: no per-UID limit. */
+  readonly perSecond?: number;
+  /** How many units a request consumes (batch: one per order). */
+  readonly units?: (params: Record<string, unknown>) => number;
+  handle(context: RouteContext): Reply;
+}
+
+export interface VenueState {
+  readonly exchange: Exchange;
+  readonly trades: RecentTrades;
+  /** DCP windows per account, set by /v5/order/disconnected-cancel-all. */
+  readonly dcp: Map<string, { product: string; timeWindow: number }>;
+}
+
+const OK = 'OK';
+
+function ok(result: unknown, retExtInfo: unknown = {}): Reply {
+  return { retCode: 0, retMsg: OK, result, retExtInfo };
+}
+
+function fail(outcome: Failure): Reply {
+  return { retCode: outcome.retCode, retMsg: outcome.retMsg, result: {}, retExtInfo: {} };
+}
+
+function parse<T extends z.ZodType>(schema: T, params: Record<string, unknown>): Outcome<z.infer<T>> {
+  const parsed = schema.safeParse(params);
+  return parsed.success ? success(parsed.data) : failure(RET.paramError, P.describeIssue(parsed.error));
+}
+
+function accountOf(context: RouteContext): string {
+  if (!context.key) throw new Error('private route without a key');
+  return context.key.accountId;
+}
+
+/** Venue strings to ticks and lots; off-grid values are parameter errors. */
+function toTicks(instrument: Instrument, price: string, field = 'price'): Outcome<Ticks> {
+  try {
+    return success(priceToTicks(instrument, price));
+  } catch (error) {
+    if (error instanceof InstrumentError) return failure(RET.paramError, `params error: ${field} must be a multiple of tickSize ${instrument.tickSize.toFixed()}`);
+    throw error;
+  }
+}
+
+function toLots(instrument: Instrument, qty: string): Outcome<Lots> {
+  try {
+    return success(qtyToLots(instrument, qty));
+  } catch (error) {
+    if (error instanceof InstrumentError) return failure(RET.paramError, `params error: qty must be a multiple of qtyStep ${instrument.qtyStep.toFixed()}`);
+    throw error;
+  }
+}
+
+function refOf(params: { orderId?: string | undefined; orderLinkId?: string | undefined }): OrderRef {
+  // Bybit: when both are given, orderId wins.
+  return params.orderId !== undefined ? { orderId: params.orderId } : { orderLinkId: params.orderLinkId ?? '' };
+}
+
+function createOne(state: VenueState, accountId: string, params: P.CreateOrderParams): Outcome<{ orderId: string; orderLinkId: string }> {
+  const instrument = state.exchange.instrument(params.symbol);
+  if (!instrument) return failure(RET.paramError, 'params error: symbol invalid');
+  const qty = toLots(instrument, params.qty);
+  if (!qty.ok) return qty;
+  let priceTicks: Ticks | undefined;
+  if (params.orderType === 'Limit') {
+    if (params.price === undefined) return failure(RET.paramError, 'params error: price is required for a limit order');
+    const price = toTicks(instrument, params.price);
+    if (!price.ok) return price;
+    priceTicks = price.value;
+  }
+  return state.exchange.createOrder(accountId, {
+    symbol: params.symbol,
+    side: params.side,
+    orderType: params.orderType,
+    qtyLots: qty.value,
+    ...(priceTicks !== undefined && { priceTicks }),
+    ...(params.timeInForce !== undefined && { timeInForce: params.timeInForce }),
+    ...(params.orderLinkId !== undefined && { orderLinkId: params.orderLinkId }),
+    ...(params.reduceOnly !== undefined && { reduceOnly: params.reduceOnly }),
+  });
+}
+
+function amendOne(state: VenueState, accountId: string, params: z.infer<typeof P.BatchAmendItem>): Outcome<{ orderId: string; orderLinkId: string }> {
+  const instrument = state.exchange.instrument(params.symbol);
+  if (!instrument) return failure(RET.paramError, 'params error: symbol invalid');
+  let qtyLots: Lots | undefined;
+  let priceTicks: Ticks | undefined;
+  if (params.qty !== undefined) {
+    const qty = toLots(instrument, params.qty);
+    if (!qty.ok) return qty;
+    qtyLots = qty.value;
+  }
+  if (params.price !== undefined) {
+    const price = toTicks(instrument, params.price);
+    if (!price.ok) return price;
+    priceTicks = price.value;
+  }
+  return state.exchange.amendOrder(accountId, {
+    symbol: params.symbol,
+    ref: refOf(params),
+    ...(qtyLots !== undefined && { qtyLots }),
+    ...(priceTicks !== undefined && { priceTicks }),
+  });
+}
+
+function cancelOne(state: VenueState, accountId: string, params: z.infer<typeof P.BatchCancelItem>): Outcome<{ orderId: string; orderLinkId: string }> {
+  return state.exchange.cancelOrder(accountId, params.symbol, refOf(params));
+}
+
+const RATE_LIMITED = failure(RET.tooManyVisits, 'Too many visits!');
+
+/** Batch: per-order results in result.list and per-order codes in retExtInfo.list, in request order. */
+function batch<Item>(
+  context: RouteContext,
+  schema: z.ZodType<{ request: Item[] }>,
+  each: (item: Item) => Outcome<{ orderId: string; orderLinkId: string }>,
+  describe: (item: Item, outcome: Outcome<{ orderId: string; orderLinkId: string }>) => Record<string, string>,
+): Reply {
+  const parsed = parse(schema, context.params);
+  if (!parsed.ok) return fail(parsed);
+  const outcomes = parsed.value.request.map((item, index) => (index < context.admitted ? each(item) : RATE_LIMITED));
+  return ok(
+    { list: parsed.value.request.map((item, index) => describe(item, outcomes[index] ?? RATE_LIMITED)) },
+    { list: outcomes.map((outcome) => (outcome.ok ? { code: 0, msg: OK } : { code: outcome.retCode, msg: outcome.retMsg })) },
+  );
+}
+
+function page<T>(items: readonly T[], limit: number, cursor: string | undefined): { items: T[]; nextPageCursor: string } {
+  const start = cursor ? Number(cursor) || 0 : 0;
+  const slice = items.slice(start, start + limit);
+  return { items: slice, nextPageCursor: start + limit < items.length ? String(start + limit) : '' };
+}
+
+function orderMatches(order: SimOrder, params: { symbol?: string | undefined; orderId?: string | undefined; orderLinkId?: string | undefined }): boolean {
+  return (
+    (params.symbol === undefined || order.symbol === params.symbol) &&
+    (params.orderId === undefined || order.orderId === params.orderId) &&
+    (params.orderLinkId === undefined || order.orderLinkId === params.orderLinkId)
+  );
+}
+
+function instrumentOf(state: VenueState, symbol: string): Instrument {
+  const instrument = state.exchange.instrument(symbol);
+  if (!instrument) throw new Error(`unknown symbol ${symbol}`);
+  return instrument;
+}
+
+function instrumentJson(instrument: Instrument, raw: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  return raw ?? { symbol: instrument.symbol };
+}
+
+export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<string, Readonly<Record<string, unknown>>>): Route[] {
+  const { exchange } = state;
+  const orderList = (accountId: string, orders: readonly SimOrder[]) => orders.map((order) => orderJson(order, instrumentOf(state, order.symbol)));
+
+  return [
+    // ---- market (public) ----
+    {
+      method: 'GET',
+      path: '/v5/market/time',
+      access: 'public',
+      handle: ({ now }) => ok({ timeSecond: String(Math.floor(now / 1000)), timeNano: `${now}000000` }),
+    },
+    {
+      method: 'GET',
+      path: '/v5/market/instruments-info',
+      access: 'public',
+      handle: (context) => {
+        const params = parse(P.InstrumentsParams, context.params);
+        if (!params.ok) return fail(params);
+        const list = exchange
+          .instruments()
+          .filter((instrument) => params.value.symbol === undefined || instrument.symbol === params.value.symbol)
+          .map((instrument) => instrumentJson(instrument, rawInstruments.get(instrument.symbol)));
+        return ok({ category: 'linear', list, nextPageCursor: '' });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/market/orderbook',
+      access: 'public',
+      handle: (context) => {
+        const params = parse(P.OrderbookParams, context.params);
+        if (!params.ok) return fail(params);
+        const instrument = exchange.instrument(params.value.symbol);
+        if (!instrument) return fail(failure(RET.paramError, 'params error: symbol invalid'));
+        const book = exchange.book(instrument.symbol);
+        const depth = params.value.limit ?? 25;
+        const rows = (side: typeof book.bids) => side.snapshot(depth).map(([price, size]) => [formatPrice(instrument, price), formatQty(instrument, size as Lots)]);
+        const market = exchange.marketState(instrument.symbol);
+        return ok({ s: instrument.symbol, b: rows(book.bids), a: rows(book.asks), ts: context.now, u: market.seq, seq: market.seq, cts: context.now });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/market/tickers',
+      access: 'public',
+      handle: (context) => {
+        const params = parse(P.TickersParams, context.params);
+        if (!params.ok) return fail(params);
+        const since = context.now - 24 * 3_600_000;
+        const list = exchange
+          .instruments()
+          .filter((instrument) => params.value.symbol === undefined || instrument.symbol === params.value.symbol)
+          .map((instrument) => {
+            const book = exchange.book(instrument.symbol);
+            const market = exchange.marketState(instrument.symbol);
+            const bid = book.bids.best();
+            const ask = book.asks.best();
+            const recent = state.trades.since(instrument.symbol, since);
+            const volume = recent.reduce((total, trade) => total + trade.qtyLots, 0);
+            const turnover = recent.reduce((total, trade) => total.plus(notional(instrument, trade.priceTicks, trade.qtyLots)), ZERO);
+            return {
+              symbol: instrument.symbol,
+              lastPrice: market.lastPriceTicks === undefined ? '' : formatPrice(instrument, market.lastPriceTicks),
+              markPrice: market.markPrice.toFixed(),
+              indexPrice: market.markPrice.toFixed(),
+              bid1Price: bid ? formatPrice(instrument, bid.priceTicks) : '',
+              bid1Size: bid ? formatQty(instrument, bid.totalLots as Lots) : '',
+              ask1Price: ask ? formatPrice(instrument, ask.priceTicks) : '',
+              ask1Size: ask ? formatQty(instrument, ask.totalLots as Lots) : '',
+              volume24h: formatQty(instrument, volume as Lots),
+              turnover24h: turnover.toFixed(),
+              fundingRate: '0',
+              nextFundingTime: '0',
+            };
+          });
+        return ok({ category: 'linear', list });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/market/recent-trade',
+      access: 'public',
+      handle: (context) => {
+        const params = parse(P.RecentTradeParams, context.params);
+        if (!params.ok) return fail(params);
+        const instrument = exchange.instrument(params.value.symbol);
+        if (!instrument) return fail(failure(RET.paramError, 'params error: symbol invalid'));
+        const list = state.trades.latest(instrument.symbol, params.value.limit ?? 500).map((trade) => ({
+          execId: trade.tradeId,
+          symbol: trade.symbol,
+          price: formatPrice(instrument, trade.priceTicks),
+          size: formatQty(instrument, trade.qtyLots),
+          side: trade.side,
+          time: String(trade.time),
+          isBlockTrade: false,
+          isRPITrade: false,
+          seq: String(trade.seq),
+        }));
+        return ok({ category: 'linear', list });
+      },
+    },
+
+    // ---- trade ----
+    {
+      method: 'POST',
+      path: '/v5/order/create',
+      access: 'trade',
+      perSecond: 10,
+      handle: (context) => {
+        const params = parse(P.CreateOrderParams, context.params);
+        if (!params.ok) return fail(params);
+        const outcome = createOne(state, accountOf(context), params.value);
+        return outcome.ok ? ok(outcome.value) : fail(outcome);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v5/order/amend',
+      access: 'trade',
+      perSecond: 10,
+      handle: (context) => {
+        const params = parse(P.AmendOrderParams, context.params);
+        if (!params.ok) return fail(params);
+        const outcome = amendOne(state, accountOf(context), params.value);
+        return outcome.ok ? ok(outcome.value) : fail(outcome);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v5/order/cancel',
+      access: 'trade',
+      perSecond: 10,
+      handle: (context) => {
+        const params = parse(P.CancelOrderParams, context.params);
+        if (!params.ok) return fail(params);
+        const outcome = cancelOne(state, accountOf(context), params.value);
+        return outcome.ok ? ok(outcome.value) : fail(outcome);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v5/order/cancel-all',
+      access: 'trade',
+      perSecond: 10,
+      handle: (context) => {
+        const params = parse(P.CancelAllParams, context.params);
+        if (!params.ok) return fail(params);
+        const accountId = accountOf(context);
+        const symbol = params.value.symbol;
+        if (symbol !== undefined && !exchange.instrument(symbol)) return fail(failure(RET.paramError, 'params error: symbol invalid'));
+        const list = exchange.cancelAll(accountId, symbol);
+        return ok({ list, success: '1' });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v5/order/create-batch',
+      access: 'trade',
+      perSecond: 10,
+      units: (params) => (Array.isArray(params.request) ? params.request.length : 1),
+      handle: (context) =>
+        batch(
+          context,
+          P.BatchParams(P.BatchCreateItem),
+          (item) => createOne(state, accountOf(context), { ...item, category: 'linear' }),
+          (item, outcome) => ({
+            category: 'linear',
+            symbol: item.symbol,
+            orderId: outcome.ok ? outcome.value.orderId : '',
+            orderLinkId: outcome.ok ? outcome.value.orderLinkId : (item.orderLinkId ?? ''),
+            createAt: outcome.ok ? String(context.now) : '',
+          }),
+        ),
+    },
+    {
+      method: 'POST',
+      path: '/v5/order/amend-batch',
+      access: 'trade',
+      perSecond: 10,
+      units: (params) => (Array.isArray(params.request) ? params.request.length : 1),
+      handle: (context) =>
+        batch(
+          context,
+          P.BatchParams(P.BatchAmendItem),
+          (item) => amendOne(state, accountOf(context), item),
+          (item, outcome) => ({
+            category: 'linear',
+            symbol: item.symbol,
+            orderId: outcome.ok ? outcome.value.orderId : (item.orderId ?? ''),
+            orderLinkId: outcome.ok ? outcome.value.orderLinkId : (item.orderLinkId ?? ''),
+          }),
+        ),
+    },
+    {
+      method: 'POST',
+      path: '/v5/order/cancel-batch',
+      access: 'trade',
+      perSecond: 10,
+      units: (params) => (Array.isArray(params.request) ? params.request.length : 1),
+      handle: (context) =>
+        batch(
+          context,
+          P.BatchParams(P.BatchCancelItem),
+          (item) => cancelOne(state, accountOf(context), item),
+          (item, outcome) => ({
+            category: 'linear',
+            symbol: item.symbol,
+            orderId: outcome.ok ? outcome.value.orderId : (item.orderId ?? ''),
+            orderLinkId: outcome.ok ? outcome.value.orderLinkId : (item.orderLinkId ?? ''),
+          }),
+        ),
+    },
+    {
+      method: 'GET',
+      path: '/v5/order/realtime',
+      access: 'read',
+      perSecond: 50,
+      handle: (context) => {
+        const params = parse(P.OrderQueryParams, context.params);
+        if (!params.ok) return fail(params);
+        const accountId = accountOf(context);
+        const query = params.value;
+        // openOnly=0 (default): open orders; with orderId/orderLinkId, a recently closed order too.
+        // openOnly=1: recent closed orders (Bybit keeps the last 500).
+        let orders: SimOrder[];
+        if (query.openOnly === '1') orders = exchange.closedOrders(accountId).slice(0, 500).filter((order) => orderMatches(order, query));
+        else if (query.orderId !== undefined || query.orderLinkId !== undefined) {
+          const found = exchange.findOrder(accountId, query.orderId !== undefined ? { orderId: query.orderId } : { orderLinkId: query.orderLinkId ?? '' });
+          orders = found && orderMatches(found, query) ? [found] : [];
+        } else orders = exchange.openOrders(accountId, query.symbol).reverse();
+        const { items, nextPageCursor } = page(orders, query.limit ?? 20, query.cursor);
+        return ok({ category: 'linear', list: orderList(accountId, items), nextPageCursor });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/order/history',
+      access: 'read',
+      perSecond: 50,
+      handle: (context) => {
+        const params = parse(P.OrderQueryParams, context.params);
+        if (!params.ok) return fail(params);
+        const accountId = accountOf(context);
+        const orders = exchange.closedOrders(accountId).filter((order) => orderMatches(order, params.value) && !isOpen(order.status));
+        const { items, nextPageCursor } = page(orders, params.value.limit ?? 20, params.value.cursor);
+        return ok({ category: 'linear', list: orderList(accountId, items), nextPageCursor });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/execution/list',
+      access: 'read',
+      perSecond: 50,
+      handle: (context) => {
+        const params = parse(P.ExecutionQueryParams, context.params);
+        if (!params.ok) return fail(params);
+        const query = params.value;
+        // Bybit's default window is the last 7 days.
+        const endTime = query.endTime ?? context.now;
+        const startTime = query.startTime ?? endTime - 7 * 24 * 3_600_000;
+        const executions = exchange
+          .executions(accountOf(context))
+          .filter(
+            (execution) =>
+              (query.symbol === undefined || execution.symbol === query.symbol) &&
+              (query.orderId === undefined || execution.orderId === query.orderId) &&
+              (query.orderLinkId === undefined || execution.orderLinkId === query.orderLinkId) &&
+              (query.execType === undefined || query.execType === 'Trade') &&
+              execution.execTime >= startTime &&
+              execution.execTime <= endTime,
+          );
+        const { items, nextPageCursor } = page(executions, query.limit ?? 50, query.cursor);
+        return ok({ category: 'linear', list: items.map((execution) => executionJson(execution, instrumentOf(state, execution.symbol))), nextPageCursor });
+      },
+    },
+
+    // ---- position and account ----
+    {
+      method: 'GET',
+      path: '/v5/position/list',
+      access: 'read',
+      perSecond: 50,
+      handle: (context) => {
+        const params = parse(P.PositionQueryParams, context.params);
+        if (!params.ok) return fail(params);
+        const accountId = accountOf(context);
+        const { symbol } = params.value;
+        let held;
+        if (symbol !== undefined) {
+          // With a symbol Bybit returns the row even when flat.
+          if (!exchange.instrument(symbol)) return fail(failure(RET.paramError, 'params error: symbol invalid'));
+          held = [exchange.position(accountId, symbol)];
+        } else held = exchange.positions(accountId).filter((position) => position.position.sizeLots !== 0n);
+        const list = held.map((position) => positionJson(exchange, position, instrumentOf(state, position.position.symbol)));
+        return ok({ category: 'linear', list, nextPageCursor: '' });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/account/wallet-balance',
+      access: 'read',
+      perSecond: 50,
+      handle: (context) => {
+        const params = parse(P.WalletQueryParams, context.params);
+        if (!params.ok) return fail(params);
+        return ok({ list: [walletJson(state, accountOf(context))] });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/account/fee-rate',
+      access: 'read',
+      perSecond: 5,
+      handle: (context) => {
+        const params = parse(P.FeeRateParams, context.params);
+        if (!params.ok) return fail(params);
+        const rates = exchange.feeRates(accountOf(context));
+        const list = exchange
+          .instruments()
+          .filter((instrument) => params.value.symbol === undefined || instrument.symbol === params.value.symbol)
+          .map((instrument) => ({ symbol: instrument.symbol, baseCoin: '', takerFeeRate: rates.takerFeeRate.toFixed(), makerFeeRate: rates.makerFeeRate.toFixed() }));
+        return ok({ list });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v5/order/disconnected-cancel-all',
+      access: 'trade',
+      perSecond: 5,
+      handle: (context) => {
+        const params = parse(P.DcpParams, context.params);
+        if (!params.ok) return fail(params);
+        state.dcp.set(accountOf(context), { product: params.value.product ?? 'OPTIONS', timeWindow: params.value.timeWindow });
+        // Bybit's reply carries no result.
+        return { retCode: 0, retMsg: 'success', result: undefined };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/account/query-dcp-info',
+      access: 'read',
+      perSecond: 5,
+      handle: (context) => {
+        const setting = state.dcp.get(accountOf(context));
+        const dcpInfos = setting ? [{ product: setting.product, dcpStatus: 'ON', timeWindow: String(setting.timeWindow) }] : [];
+        return ok({ dcpInfos });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/user/query-api',
+      access: 'read',
+      perSecond: 10,
+      handle: (context) => {
+        const key = context.key;
+        if (!key) throw new Error('private route without a key');
+        return ok({
+          id: String(key.id),
+          note: key.note,
+          apiKey: key.apiKey,
+          readOnly: key.readOnly ? 1 : 0,
+          secret: '',
+          permissions: key.permissions,
+          ips: key.ips.length === 0 ? ['*'] : key.ips,
+          type: 1,
+          deadlineDay: key.expiresAt === undefined ? -1 : Math.max(0, Math.ceil((key.expiresAt - context.now) / 86_400_000)),
+          expiredAt: key.expiresAt === undefined ? '' : new Date(key.expiresAt).toISOString(),
+          createdAt: new Date(key.createdAt).toISOString(),
+          unified: 0,
+          uta: 1,
+          userID: key.uid,
+          inviterID: 0,
+          vipLevel: 'No VIP',
+          mktMakerLevel: '0',
+          affiliateID: 0,
+          rsaPublicKey: '',
+          isMaster: key.isMaster,
+          parentUid: String(key.parentUid),
+          kycLevel: 'LEVEL_DEFAULT',
+          kycRegion: '',
+        });
+      },
+    },
+  ];
+}
+
+export function walletJson(state: VenueState, accountId: string): Record<string, unknown> {
+  const { exchange } = state;
+  const balance = exchange.walletBalance(accountId);
+  let unrealised = ZERO;
+  for (const held of exchange.positions(accountId)) {
+    const mark = exchange.marketState(held.position.symbol).markPrice;
+    const instrument = instrumentOf(state, held.position.symbol);
+    if (held.position.sizeLots !== 0n && mark.gt(ZERO)) unrealised = unrealised.plus(unrealisedPnl(held.position, instrument, mark));
+  }
+  const equity = balance.plus(unrealised);
+  const cumRealised = exchange.positions(accountId).reduce((total, held) => total.plus(held.cumRealisedPnl), ZERO);
+  return {
+    accountType: 'UNIFIED',
+    accountIMRate: '0',
+    accountMMRate: '0',
+    accountLTV: '0',
+    totalEquity: equity.toFixed(),
+    totalWalletBalance: balance.toFixed(),
+    totalMarginBalance: equity.toFixed(),
+    totalAvailableBalance: equity.toFixed(),
+    totalPerpUPL: unrealised.toFixed(),
+    totalInitialMargin: '0',
+    totalMaintenanceMargin: '0',
+    coin: [
+      {
+        coin: 'USDT',
+        equity: equity.toFixed(),
+        usdValue: equity.toFixed(),
+        walletBalance: balance.toFixed(),
+        locked: '0',
+        borrowAmount: '0',
+        accruedInterest: '0',
+        totalOrderIM: '0',
+        totalPositionIM: '0',
+        totalPositionMM: '0',
+        unrealisedPnl: unrealised.toFixed(),
+        cumRealisedPnl: cumRealised.toFixed(),
+        bonus: '0',
+        marginCollateral: true,
+        collateralSwitch: true,
+        spotBorrow: '0',
+      },
+    ],
+  };
+}

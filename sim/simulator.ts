@@ -1,0 +1,158 @@
+/**
+ * Starts the simulated Bybit v5 venue on loopback: the exchange, its accounts and API keys, and the REST
+ * server. Tests start it in-process on a free port; `npm run sim` runs it standalone.
+ */
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Decimal, dec } from '../src/core/decimal.js';
+import { parseLinearInstrument } from '../src/core/instrument.js';
+import { DEFAULT_INSTRUMENTS_RAW } from './config/instruments.js';
+import { Exchange } from './exchange/exchange.js';
+import { IpLimiter } from './http/rate-limit.js';
+import { type VenueState, buildRoutes } from './http/routes.js';
+import { NO_REST_FAULTS, type RestFaults, createRestListener } from './http/server.js';
+import { seededRandom } from './random.js';
+import { KeyStore, type Permissions, TRADING_PERMISSIONS } from './venue/keys.js';
+import { RecentTrades } from './venue/market-data.js';
+
+export interface SimAccountSpec {
+  readonly accountId: string;
+  readonly uid: number;
+  readonly makerFeeRate: string;
+  readonly takerFeeRate: string;
+  readonly walletBalance: string;
+}
+
+export interface SimKeySpec {
+  readonly apiKey: string;
+  readonly secret: string;
+  readonly accountId: string;
+  readonly readOnly?: boolean;
+  readonly permissions?: Permissions;
+  readonly ips?: readonly string[];
+  readonly isMaster?: boolean;
+  readonly note?: string;
+}
+
+/** The market-making account trades with a maker rebate, as a market-maker tier does. */
+export const DEFAULT_ACCOUNTS: readonly SimAccountSpec[] = [
+  { accountId: 'master', uid: 100000, makerFeeRate: '0.0002', takerFeeRate: '0.00055', walletBalance: '0' },
+  { accountId: 'mm', uid: 100001, makerFeeRate: '-0.000025', takerFeeRate: '0.00055', walletBalance: '100000' },
+  { accountId: 'flow', uid: 100002, makerFeeRate: '0.0002', takerFeeRate: '0.00055', walletBalance: '100000000' },
+];
+
+/** Test keys; printed by `npm run sim`. Never real credentials. */
+export const DEFAULT_KEYS: readonly SimKeySpec[] = [
+  { apiKey: 'SIMTRADERKEY0001', secret: 'sim-trader-secret-0001', accountId: 'mm', note: 'trading key of the mm sub-account' },
+  { apiKey: 'SIMREADONLYKEY01', secret: 'sim-readonly-secret-01', accountId: 'mm', readOnly: true, note: 'read-only key of the mm sub-account' },
+  { apiKey: 'SIMMASTERKEY0001', secret: 'sim-master-secret-0001', accountId: 'master', isMaster: true, note: 'master key (key management)' },
+];
+
+export interface SimulatorOptions {
+  readonly host?: string;
+  readonly port?: number;
+  readonly seed?: number;
+  readonly instruments?: readonly Readonly<Record<string, unknown>>[];
+  readonly accounts?: readonly SimAccountSpec[];
+  readonly keys?: readonly SimKeySpec[];
+  /** Wall clock, ms. The venue's clock is this plus the clock-skew fault. */
+  readonly clock?: () => number;
+  /** Per-IP limit: Bybit's 600 requests in 5 s and a 10-minute ban, unless a test shortens them. */
+  readonly ipLimit?: { readonly limit: number; readonly windowMs: number; readonly banMs: number };
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface SimulatorFaults extends RestFaults {
+  /** Added to the venue's clock, ms (positive: the venue runs ahead). */
+  clockSkewMs: number;
+}
+
+export interface Simulator {
+  readonly restUrl: string;
+  readonly exchange: Exchange;
+  readonly keys: KeyStore;
+  readonly faults: SimulatorFaults;
+  readonly accounts: ReadonlyMap<string, SimAccountSpec>;
+  /** The venue's current time (ms), including any clock skew. */
+  now(): number;
+  close(): Promise<void>;
+}
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const wallClock = options.clock ?? Date.now;
+  const faults: SimulatorFaults = { ...NO_REST_FAULTS, clockSkewMs: 0 };
+  const now = () => wallClock() + faults.clockSkewMs;
+  const rawInstruments = options.instruments ?? DEFAULT_INSTRUMENTS_RAW;
+  const instruments = rawInstruments.map((raw) => parseLinearInstrument(raw));
+  const trades = new RecentTrades();
+  const exchange = new Exchange({ instruments, clock: now, listener: {
+      publicTrade: (trade) => {
+        trades.add(trade);
+      },
+    },
+  });
+  const accounts = new Map<string, SimAccountSpec>();
+  for (const account of options.accounts ?? DEFAULT_ACCOUNTS) {
+    const rate = (value: string): Decimal => dec(value);
+    exchange.addAccount({ accountId: account.accountId, makerFeeRate: rate(account.makerFeeRate), takerFeeRate: rate(account.takerFeeRate), walletBalance: dec(account.walletBalance) });
+    accounts.set(account.accountId, account);
+  }
+  const keys = new KeyStore();
+  const createdAt = now();
+  for (const spec of options.keys ?? DEFAULT_KEYS) {
+    const account = accounts.get(spec.accountId);
+    if (!account) throw new Error(`key ${spec.apiKey} names unknown account ${spec.accountId}`);
+    const master = [...accounts.values()].find((candidate) => candidate.accountId === 'master');
+    keys.add({
+      apiKey: spec.apiKey,
+      secret: spec.secret,
+      accountId: spec.accountId,
+      uid: account.uid,
+      note: spec.note ?? '',
+      readOnly: spec.readOnly ?? false,
+      permissions: spec.permissions ?? TRADING_PERMISSIONS,
+      ips: spec.ips ?? [],
+      isMaster: spec.isMaster ?? false,
+      parentUid: spec.isMaster ? 0 : (master?.uid ?? 0),
+      createdAt,
+    });
+  }
+
+  const state: VenueState = { exchange, trades, dcp: new Map() };
+  const rawBySymbol = new Map(rawInstruments.map((raw) => [String(raw.symbol), raw]));
+  const ipLimit = options.ipLimit ?? { limit: 600, windowMs: 5_000, banMs: 10 * 60_000 };
+  const listener = createRestListener({
+    routes: buildRoutes(state, rawBySymbol),
+    keys,
+    serverTime: now,
+    ipLimiter: new IpLimiter(ipLimit.limit, ipLimit.windowMs, ipLimit.banMs),
+    faults,
+    random: seededRandom(options.seed ?? 1),
+    ...(options.onError && { onError: options.onError }),
+  });
+  const server: Server = createServer({ keepAlive: true }, listener);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    restUrl: `http://${host}:${port}`,
+    exchange,
+    keys,
+    faults,
+    accounts,
+    now,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => {
+          if (error) reject(error);
+          else resolve();
+        });
+      }),
+  };
+}
