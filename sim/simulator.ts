@@ -59,6 +59,11 @@ export interface SimulatorOptions {
   readonly clock?: () => number;
   /** Per-IP limit: Bybit's 600 requests in 5 s and a 10-minute ban, unless a test shortens them. */
   readonly ipLimit?: { readonly limit: number; readonly windowMs: number; readonly banMs: number };
+  /**
+   * Multiplies every per-UID endpoint limit. 1 is Bybit's default tier; Bybit raises limits for VIP and
+   * PRO accounts (docs/v5/rate-limit), which a larger scale models (benchmarks use it).
+   */
+  readonly rateLimitScale?: number;
   readonly onError?: (error: unknown) => void;
 }
 
@@ -121,8 +126,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const state: VenueState = { exchange, trades, dcp: new Map() };
   const rawBySymbol = new Map(rawInstruments.map((raw) => [String(raw.symbol), raw]));
   const ipLimit = options.ipLimit ?? { limit: 600, windowMs: 5_000, banMs: 10 * 60_000 };
+  const scale = options.rateLimitScale ?? 1;
+  const routes = buildRoutes(state, rawBySymbol).map((route) => (route.perSecond === undefined ? route : { ...route, perSecond: route.perSecond * scale }));
   const listener = createRestListener({
-    routes: buildRoutes(state, rawBySymbol),
+    routes,
     keys,
     serverTime: now,
     ipLimiter: new IpLimiter(ipLimit.limit, ipLimit.windowMs, ipLimit.banMs),

@@ -166,6 +166,8 @@ export interface ExchangeOptions {
 }
 
 const NO_ERROR = 'EC_NoError';
+/** big.js rounding mode 1: half away from zero. */
+const ROUND_HALF_UP = 1;
 const NO_CANCEL = 'UNKNOWN';
 
 function hex(value: number, width: number): string {
@@ -457,8 +459,7 @@ export class Exchange {
     order.updatedTime = this.clock();
     account.open.get(order.symbol)?.delete(order.orderId);
     account.closedOrders.push(order);
-    const dropped = account.closedOrders.length > RETAINED_CLOSED_ORDERS ? account.closedOrders.shift() : undefined;
-    if (dropped) {
+    for (const dropped of trimOldest(account.closedOrders, RETAINED_CLOSED_ORDERS)) {
       account.orders.delete(dropped.orderId);
       if (dropped.orderLinkId !== '' && account.byLinkId.get(dropped.orderLinkId) === dropped) account.byLinkId.delete(dropped.orderLinkId);
     }
@@ -507,7 +508,7 @@ export class Exchange {
     const execValue = notional(instrument, priceTicks, qtyLots);
     const feeRate = isMaker ? account.config.makerFeeRate : account.config.takerFeeRate;
     // Bybit reports execFee with 8 decimals; the wallet moves by the reported amount.
-    const execFee = dec(execValue.times(feeRate).toFixed(8));
+    const execFee = execValue.times(feeRate).round(8, ROUND_HALF_UP);
     order.cumExecLots = lots(order.cumExecLots + qtyLots);
     order.cumExecValue = order.cumExecValue.plus(execValue);
     order.cumExecFee = order.cumExecFee.plus(execFee);
@@ -529,15 +530,17 @@ export class Exchange {
       isMaker,
       execTime: now,
     });
-    const realisedDelta = dec(position.realisedTickLots - before.position.realisedTickLots).times(instrument.tickLotValue);
+    const realisedTickLots = position.realisedTickLots - before.position.realisedTickLots;
+    // What the wallet gains: realised PnL (only when the fill closed something) less the fee.
+    const walletDelta = realisedTickLots === 0n ? execFee.neg() : dec(realisedTickLots).times(instrument.tickLotValue).minus(execFee);
     const closedLots = sideSign(order.side) * Number(before.position.sizeLots) < 0 ? Math.min(qtyLots, Math.abs(Number(before.position.sizeLots))) : 0;
     account.positions.set(order.symbol, {
       position,
-      cumRealisedPnl: before.cumRealisedPnl.plus(realisedDelta).minus(execFee),
+      cumRealisedPnl: before.cumRealisedPnl.plus(walletDelta),
       updatedTime: now,
       seq: market.seq,
     });
-    account.walletBalance = account.walletBalance.plus(realisedDelta).minus(execFee);
+    account.walletBalance = account.walletBalance.plus(walletDelta);
 
     const execution: SimExecution = {
       execId,
@@ -562,7 +565,7 @@ export class Exchange {
       seq: market.seq,
     };
     account.executions.push(execution);
-    if (account.executions.length > RETAINED_EXECUTIONS) account.executions.shift();
+    trimOldest(account.executions, RETAINED_EXECUTIONS);
     this.listener.execution?.(execution);
   }
 
@@ -575,6 +578,14 @@ export class Exchange {
     const level = market.book.sideOf(side).level(priceTicks);
     this.listener.bookLevel(market.instrument.symbol, side, priceTicks, level?.totalLots ?? 0);
   }
+}
+
+/**
+ * Keeps at least the newest `capacity` items: once the array is a quarter over, the oldest are removed in
+ * one splice, so retention costs O(1) per item instead of a shift per push. Returns what was removed.
+ */
+function trimOldest<T>(items: T[], capacity: number): T[] {
+  return items.length > capacity + (capacity >> 2) ? items.splice(0, items.length - capacity) : [];
 }
 
 export function isOpen(status: VenueOrderStatus): boolean {
