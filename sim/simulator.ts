@@ -134,6 +134,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     serverTime: now,
     ipLimiter: new IpLimiter(ipLimit.limit, ipLimit.windowMs, ipLimit.banMs),
     faults,
+    adminFaults: faults as unknown as Record<string, unknown>,
     random: seededRandom(options.seed ?? 1),
     ...(options.onError && { onError: options.onError }),
   });

@@ -10,6 +10,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { RET } from '../exchange/errors.js';
 import type { KeyStore } from '../venue/keys.js';
 import { canTrade } from '../venue/keys.js';
+import { ADMIN_PREFIX, handleAdmin, isLoopback } from './admin.js';
 import { authenticate } from './auth.js';
 import { type IpLimiter, RollingWindow } from './rate-limit.js';
 import type { Reply, Route } from './routes.js';
@@ -37,6 +38,8 @@ export interface RestServerOptions {
   readonly random: () => number;
   /** Called with any error a handler throws (the client gets 10016). */
   readonly onError?: (error: unknown) => void;
+  /** The fault settings the admin endpoint reads and changes (a superset of `faults`). */
+  readonly adminFaults?: Record<string, unknown>;
 }
 
 const MAX_BODY_BYTES = 1 << 20;
@@ -101,6 +104,14 @@ export function createRestListener(options: RestServerOptions): RequestListener 
     const rawQuery = queryAt === -1 ? '' : url.slice(queryAt + 1);
     if (request.method !== 'GET' && request.method !== 'POST') {
       send(response, 400, 'Bad request: use GET or POST');
+      return;
+    }
+    if (path.startsWith(ADMIN_PREFIX) && options.adminFaults) {
+      if (!isLoopback(request)) {
+        send(response, 403, 'admin endpoint is loopback only');
+        return;
+      }
+      handleAdmin(path, request.method, (await readBody(request)) ?? '', options.adminFaults as Parameters<typeof handleAdmin>[3], response);
       return;
     }
     const route = byRoute.get(`${request.method} ${path}`);

@@ -1,0 +1,25 @@
+/**
+ * `npm run sim`: the simulated Bybit v5 venue, standalone on loopback.
+ *   npm run sim -- --port 8085 --seed 42
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_KEYS, startSimulator } from './simulator.js';
+
+const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, seed: { type: 'string', default: '1' } } });
+const port = Number(values.port);
+const seed = Number(values.seed);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be 0-65535, got ${values.port}`);
+if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
+
+const sim = await startSimulator({ port, seed, onError: (error) => console.error('handler error:', error) });
+console.log(`Bybit v5 simulator (seed ${seed})`);
+console.log(`REST        ${sim.restUrl}`);
+console.log(`admin       ${sim.restUrl}/sim/admin/faults  (GET, POST JSON; loopback only)`);
+console.log('WebSocket   not yet (public, private and trade streams follow)');
+console.log('test keys (never real credentials):');
+for (const key of DEFAULT_KEYS) console.log(`  ${key.apiKey}  ${key.secret}  account=${key.accountId}${key.readOnly ? ' read-only' : ''}${key.isMaster ? ' master' : ''}`);
+const stop = () => {
+  void sim.close().then(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

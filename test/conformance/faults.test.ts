@@ -1,0 +1,71 @@
+/**
+ * Fault injection through the simulator's loopback admin endpoint, observed through bybit-api.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { RestClientV5 } from 'bybit-api';
+import { type Simulator, startSimulator } from '../../sim/simulator.js';
+
+let sim: Simulator;
+let client: RestClientV5;
+
+const admin = async (body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+  const response = await fetch(`${sim.restUrl}/sim/admin/faults`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+};
+
+beforeAll(async () => {
+  sim = await startSimulator({ seed: 11 });
+  client = new RestClientV5({ key: 'SIMTRADERKEY0001', secret: 'sim-trader-secret-0001', baseUrl: sim.restUrl });
+});
+
+afterAll(async () => {
+  await sim.close();
+});
+
+beforeEach(async () => {
+  await admin({ latencyMs: 0, http5xxRate: 0, rateLimitStorm: false, clockSkewMs: 0 });
+});
+
+describe('the admin endpoint', () => {
+  it('reports and merges fault settings', async () => {
+    expect((await admin()).json).toEqual({ latencyMs: 0, http5xxRate: 0, rateLimitStorm: false, clockSkewMs: 0 });
+    expect((await admin({ latencyMs: 5 })).json).toMatchObject({ latencyMs: 5, http5xxRate: 0 });
+  });
+
+  it('refuses unknown fields and bad values with HTTP 400 naming them', async () => {
+    const unknown = await admin({ latencyMs: 5, nonsense: true });
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(unknown.json)).toMatch(/nonsense/);
+    const bad = await admin({ http5xxRate: 2 });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toMatch(/http5xxRate/);
+    expect((await admin()).json).toMatchObject({ latencyMs: 0, http5xxRate: 0 });
+  });
+});
+
+describe('injected faults', () => {
+  it('HTTP 5xx: the SDK throws with the status', async () => {
+    await admin({ http5xxRate: 1 });
+    await expect(client.getServerTime()).rejects.toMatchObject({ code: 503 });
+  });
+
+  it('added latency delays every answer', async () => {
+    await admin({ latencyMs: 150 });
+    const started = Date.now();
+    await client.getServerTime();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+  });
+
+  it('a rate-limit storm refuses limited endpoints with 10006 while public ones still answer', async () => {
+    await admin({ rateLimitStorm: true });
+    expect(await client.getActiveOrders({ category: 'linear', symbol: 'BTCUSDT' })).toMatchObject({ retCode: 10006, retMsg: 'Too many visits!' });
+    expect((await client.getServerTime()).retCode).toBe(0);
+  });
+
+  it('clock skew moves the venue\'s time, so signed requests fall outside the receive window', async () => {
+    await admin({ clockSkewMs: -6_000 });
+    expect((await client.getActiveOrders({ category: 'linear', symbol: 'BTCUSDT' })).retCode).toBe(10002);
+    const time = await client.getServerTime();
+    expect(time.time).toBeLessThan(Date.now() - 5_000);
+  });
+});
