@@ -11,7 +11,13 @@ const seed = Number(values.seed);
 if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be 0-65535, got ${values.port}`);
 if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
 
-const sim = await startSimulator({ port, seed, onError: (error) => console.error('handler error:', error) });
+const sim = await startSimulator({
+  port,
+  seed,
+  onError: (error) => {
+    console.error('handler error:', error);
+  },
+});
 console.log(`Bybit v5 simulator (seed ${seed})`);
 console.log(`REST        ${sim.restUrl}`);
 console.log(`admin       ${sim.restUrl}/sim/admin/faults  (GET, POST JSON; loopback only)`);

@@ -111,7 +111,7 @@ export function createRestListener(options: RestServerOptions): RequestListener 
         send(response, 403, 'admin endpoint is loopback only');
         return;
       }
-      handleAdmin(path, request.method, (await readBody(request)) ?? '', options.adminFaults as Parameters<typeof handleAdmin>[3], response);
+      handleAdmin(path, request.method, (await readBody(request)) ?? '', options.adminFaults, response);
       return;
     }
     const route = byRoute.get(`${request.method} ${path}`);
