@@ -12,6 +12,7 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
       // Prices, quantities and money arrive as strings and must stay exact: parse them with src/core/decimal.
       'no-restricted-globals': ['error', { name: 'parseFloat', message: 'Use dec() from src/core/decimal for prices, quantities and money.' }],
       'no-restricted-properties': ['error', { object: 'Number', property: 'parseFloat', message: 'Use dec() from src/core/decimal.' }],

@@ -8,10 +8,15 @@ import { type Decimal, dec } from '../src/core/decimal.js';
 import { parseLinearInstrument } from '../src/core/instrument.js';
 import { DEFAULT_INSTRUMENTS_RAW } from './config/instruments.js';
 import { Exchange } from './exchange/exchange.js';
-import { IpLimiter } from './http/rate-limit.js';
+import { IpLimiter, UidLimits } from './http/rate-limit.js';
 import { type VenueState, buildRoutes } from './http/routes.js';
 import { NO_REST_FAULTS, type RestFaults, createRestListener } from './http/server.js';
 import { seededRandom } from './random.js';
+import type { Endpoint } from './ws/client.js';
+import { WsGateway } from './ws/gateway.js';
+import { type PrivateFaults, PrivateFeed } from './ws/private.js';
+import { type PublicFaults, PublicFeed } from './ws/public.js';
+import { TradeGateway } from './ws/trade.js';
 import { KeyStore, type Permissions, TRADING_PERMISSIONS } from './venue/keys.js';
 import { RecentTrades } from './venue/market-data.js';
 
@@ -67,13 +72,17 @@ export interface SimulatorOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-export interface SimulatorFaults extends RestFaults {
+export interface SimulatorFaults extends RestFaults, PublicFaults, PrivateFaults {
   /** Added to the venue's clock, ms (positive: the venue runs ahead). */
   clockSkewMs: number;
 }
 
 export interface Simulator {
   readonly restUrl: string;
+  /** WebSocket URLs: public linear, private, and order entry. */
+  readonly wsUrls: { readonly public: string; readonly private: string; readonly trade: string };
+  /** WebSocket faults that act at once: close connections, or send nothing to them for a while. */
+  readonly ws: { drop(endpoint?: Endpoint): number; stall(endpoint: Endpoint | undefined, ms: number): number };
   readonly exchange: Exchange;
   readonly keys: KeyStore;
   readonly faults: SimulatorFaults;
@@ -85,17 +94,13 @@ export interface Simulator {
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const wallClock = options.clock ?? Date.now;
-  const faults: SimulatorFaults = { ...NO_REST_FAULTS, clockSkewMs: 0 };
+  const faults: SimulatorFaults = { ...NO_REST_FAULTS, clockSkewMs: 0, bookGapOnce: false, wsDuplicateExecutionRate: 0, wsExecutionDelayMs: 0 };
+  const random = seededRandom(options.seed ?? 1);
   const now = () => wallClock() + faults.clockSkewMs;
   const rawInstruments = options.instruments ?? DEFAULT_INSTRUMENTS_RAW;
   const instruments = rawInstruments.map((raw) => parseLinearInstrument(raw));
   const trades = new RecentTrades();
-  const exchange = new Exchange({ instruments, clock: now, listener: {
-      publicTrade: (trade) => {
-        trades.add(trade);
-      },
-    },
-  });
+  const exchange = new Exchange({ instruments, clock: now });
   const accounts = new Map<string, SimAccountSpec>();
   for (const account of options.accounts ?? DEFAULT_ACCOUNTS) {
     const rate = (value: string): Decimal => dec(value);
@@ -128,17 +133,48 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const ipLimit = options.ipLimit ?? { limit: 600, windowMs: 5_000, banMs: 10 * 60_000 };
   const scale = options.rateLimitScale ?? 1;
   const routes = buildRoutes(state, rawBySymbol).map((route) => (route.perSecond === undefined ? route : { ...route, perSecond: route.perSecond * scale }));
+  const limits = new UidLimits(routes.flatMap((route) => (route.perSecond === undefined ? [] : [[route.path, route.perSecond] as const])));
   const listener = createRestListener({
     routes,
+    limits,
     keys,
     serverTime: now,
     ipLimiter: new IpLimiter(ipLimit.limit, ipLimit.windowMs, ipLimit.banMs),
     faults,
     adminFaults: faults as unknown as Record<string, unknown>,
-    random: seededRandom(options.seed ?? 1),
+    adminActions: {
+      drop: (endpoint) => gateway.drop(endpoint),
+      stall: (endpoint, ms) => gateway.stall(endpoint, ms),
+    },
+    random,
     ...(options.onError && { onError: options.onError }),
   });
   const server: Server = createServer({ keepAlive: true }, listener);
+  const uidOf = (accountId: string): number => accounts.get(accountId)?.uid ?? 0;
+  const publicFeed = new PublicFeed(state, now, faults);
+  const privateFeed = new PrivateFeed(state, keys, now, faults, random, uidOf);
+  const gateway = new WsGateway(server, { publicFeed, privateFeed, trade: new TradeGateway(routes, limits, keys, now, faults) }, now);
+  exchange.listener = {
+    order: (order) => {
+      privateFeed.order(order);
+    },
+    execution: (execution) => {
+      privateFeed.execution(execution);
+    },
+    position: (accountId, symbol) => {
+      privateFeed.position(accountId, symbol);
+    },
+    wallet: (accountId) => {
+      privateFeed.wallet(accountId);
+    },
+    publicTrade: (trade) => {
+      trades.add(trade);
+      publicFeed.trade(trade);
+    },
+    bookLevel: (symbol) => {
+      publicFeed.bookChanged(symbol);
+    },
+  };
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -147,8 +183,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     });
   });
   const { port } = server.address() as AddressInfo;
+  const wsBase = `ws://${host}:${port}`;
   return {
     restUrl: `http://${host}:${port}`,
+    wsUrls: { public: `${wsBase}/v5/public/linear`, private: `${wsBase}/v5/private`, trade: `${wsBase}/v5/trade` },
+    ws: { drop: (endpoint) => gateway.drop(endpoint), stall: (endpoint, ms) => gateway.stall(endpoint, ms) },
     exchange,
     keys,
     faults,
@@ -156,6 +195,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     now,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        publicFeed.close();
+        privateFeed.close();
+        gateway.close();
         server.closeAllConnections();
         server.close((error) => {
           if (error) reject(error);

@@ -180,6 +180,8 @@ export class Exchange {
   private readonly clock: () => number;
   private readonly idPrefix: string;
   private nextId = 0;
+  /** Fills booked so far; tells request() whether a request traded. */
+  private fillCount = 0;
   listener: ExchangeListener;
 
   constructor(options: ExchangeOptions) {
@@ -283,6 +285,31 @@ export class Exchange {
   // ---- trading ----
 
   createOrder(accountId: string, input: CreateOrderInput): Outcome<OrderAck> {
+    return this.request(accountId, input.symbol, () => this.place(accountId, input));
+  }
+
+  amendOrder(accountId: string, input: AmendOrderInput): Outcome<OrderAck> {
+    return this.request(accountId, input.symbol, () => this.amend(accountId, input));
+  }
+
+  cancelOrder(accountId: string, symbol: string, ref: OrderRef, cancelType = 'CancelByUser'): Outcome<OrderAck> {
+    return this.request(accountId, symbol, () => this.cancel(accountId, symbol, ref, cancelType));
+  }
+
+  /**
+   * Runs one client request. Bybit pushes the position on every create, amend and cancel, changed or not,
+   * and the wallet moves when the request traded.
+   */
+  private request(accountId: string, symbol: string, work: () => Outcome<OrderAck>): Outcome<OrderAck> {
+    const fillsBefore = this.fillCount;
+    const outcome = work();
+    if (!outcome.ok || !this.markets.has(symbol)) return outcome;
+    this.listener.position?.(accountId, symbol);
+    if (this.fillCount > fillsBefore) this.listener.wallet?.(accountId);
+    return outcome;
+  }
+
+  private place(accountId: string, input: CreateOrderInput): Outcome<OrderAck> {
     const account = this.account(accountId);
     const market = this.markets.get(input.symbol);
     if (!market) return failure(RET.paramError, `params error: symbol invalid`);
@@ -363,7 +390,7 @@ export class Exchange {
     return success({ orderId: order.orderId, orderLinkId });
   }
 
-  amendOrder(accountId: string, input: AmendOrderInput): Outcome<OrderAck> {
+  private amend(accountId: string, input: AmendOrderInput): Outcome<OrderAck> {
     const account = this.account(accountId);
     const market = this.markets.get(input.symbol);
     if (!market) return failure(RET.paramError, 'params error: symbol invalid');
@@ -412,7 +439,7 @@ export class Exchange {
     return success({ orderId: order.orderId, orderLinkId: order.orderLinkId });
   }
 
-  cancelOrder(accountId: string, symbol: string, ref: OrderRef, cancelType = 'CancelByUser'): Outcome<OrderAck> {
+  private cancel(accountId: string, symbol: string, ref: OrderRef, cancelType: string): Outcome<OrderAck> {
     const account = this.account(accountId);
     const market = this.markets.get(symbol);
     if (!market) return failure(RET.paramError, 'params error: symbol invalid');
@@ -493,8 +520,7 @@ export class Exchange {
       }
     }
     if (taker.cumExecLots > 0 && taker.leavesLots > 0) taker.status = 'PartiallyFilled';
-    touched.add(taker.accountId);
-    if (taker.cumExecLots === 0) return;
+    touched.delete(taker.accountId);
     for (const accountId of touched) {
       this.listener.position?.(accountId, market.instrument.symbol);
       this.listener.wallet?.(accountId);
@@ -509,6 +535,7 @@ export class Exchange {
     const feeRate = isMaker ? account.config.makerFeeRate : account.config.takerFeeRate;
     // Bybit reports execFee with 8 decimals; the wallet moves by the reported amount.
     const execFee = execValue.times(feeRate).round(8, ROUND_HALF_UP);
+    this.fillCount += 1;
     order.cumExecLots = lots(order.cumExecLots + qtyLots);
     order.cumExecValue = order.cumExecValue.plus(execValue);
     order.cumExecFee = order.cumExecFee.plus(execFee);

@@ -71,3 +71,24 @@ export class IpLimiter {
     return { allowed: false, bannedUntil: until };
   }
 }
+
+/**
+ * Per-UID endpoint limits shared by the REST API and the order-entry WebSocket (Bybit counts an account's
+ * quota per endpoint across both). Keyed by the REST path of the operation.
+ */
+export class UidLimits {
+  private readonly windows = new Map<string, RollingWindow>();
+
+  constructor(perSecondByPath: Iterable<readonly [string, number]>) {
+    for (const [path, perSecond] of perSecondByPath) this.windows.set(path, new RollingWindow(perSecond, 1_000));
+  }
+
+  /** undefined when the path has no per-UID limit. */
+  take(path: string, uid: number, units: number, now: number): WindowDecision | undefined {
+    return this.windows.get(path)?.take(String(uid), units, now);
+  }
+
+  limitOf(path: string): number | undefined {
+    return this.windows.get(path)?.limit;
+  }
+}

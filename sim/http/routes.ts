@@ -6,14 +6,15 @@
 import type { z } from 'zod';
 import { ZERO } from '../../src/core/decimal.js';
 import { unrealisedPnl } from '../../src/core/position.js';
-import { type Instrument, InstrumentError, formatPrice, formatQty, notional, priceToTicks, qtyToLots } from '../../src/core/instrument.js';
-import type { Lots, Ticks } from '../../src/core/units.js';
+import { type Instrument, formatPrice, formatQty, notional } from '../../src/core/instrument.js';
+import type { Lots } from '../../src/core/units.js';
 import { type Failure, type Outcome, RET, failure, success } from '../exchange/errors.js';
-import { type Exchange, type OrderRef, type SimOrder, isOpen } from '../exchange/exchange.js';
+import { type Exchange, type SimOrder, isOpen } from '../exchange/exchange.js';
 import type { ApiKeyRecord } from '../venue/keys.js';
 import { executionJson, orderJson, positionJson } from '../venue/format.js';
 import type { RecentTrades } from '../venue/market-data.js';
 import * as P from './params.js';
+import { RATE_LIMITED, amendOne, cancelOne, createOne } from '../venue/orders.js';
 
 export interface RouteContext {
   readonly params: Record<string, unknown>;
@@ -67,83 +68,6 @@ function accountOf(context: RouteContext): string {
   if (!context.key) throw new Error('private route without a key');
   return context.key.accountId;
 }
-
-/** Venue strings to ticks and lots; off-grid values are parameter errors. */
-function toTicks(instrument: Instrument, price: string, field = 'price'): Outcome<Ticks> {
-  try {
-    return success(priceToTicks(instrument, price));
-  } catch (error) {
-    if (error instanceof InstrumentError) return failure(RET.paramError, `params error: ${field} must be a multiple of tickSize ${instrument.tickSize.toFixed()}`);
-    throw error;
-  }
-}
-
-function toLots(instrument: Instrument, qty: string): Outcome<Lots> {
-  try {
-    return success(qtyToLots(instrument, qty));
-  } catch (error) {
-    if (error instanceof InstrumentError) return failure(RET.paramError, `params error: qty must be a multiple of qtyStep ${instrument.qtyStep.toFixed()}`);
-    throw error;
-  }
-}
-
-function refOf(params: { orderId?: string | undefined; orderLinkId?: string | undefined }): OrderRef {
-  // Bybit: when both are given, orderId wins.
-  return params.orderId !== undefined ? { orderId: params.orderId } : { orderLinkId: params.orderLinkId ?? '' };
-}
-
-function createOne(state: VenueState, accountId: string, params: P.CreateOrderParams): Outcome<{ orderId: string; orderLinkId: string }> {
-  const instrument = state.exchange.instrument(params.symbol);
-  if (!instrument) return failure(RET.paramError, 'params error: symbol invalid');
-  const qty = toLots(instrument, params.qty);
-  if (!qty.ok) return qty;
-  let priceTicks: Ticks | undefined;
-  if (params.orderType === 'Limit') {
-    if (params.price === undefined) return failure(RET.paramError, 'params error: price is required for a limit order');
-    const price = toTicks(instrument, params.price);
-    if (!price.ok) return price;
-    priceTicks = price.value;
-  }
-  return state.exchange.createOrder(accountId, {
-    symbol: params.symbol,
-    side: params.side,
-    orderType: params.orderType,
-    qtyLots: qty.value,
-    ...(priceTicks !== undefined && { priceTicks }),
-    ...(params.timeInForce !== undefined && { timeInForce: params.timeInForce }),
-    ...(params.orderLinkId !== undefined && { orderLinkId: params.orderLinkId }),
-    ...(params.reduceOnly !== undefined && { reduceOnly: params.reduceOnly }),
-  });
-}
-
-function amendOne(state: VenueState, accountId: string, params: z.infer<typeof P.BatchAmendItem>): Outcome<{ orderId: string; orderLinkId: string }> {
-  const instrument = state.exchange.instrument(params.symbol);
-  if (!instrument) return failure(RET.paramError, 'params error: symbol invalid');
-  let qtyLots: Lots | undefined;
-  let priceTicks: Ticks | undefined;
-  if (params.qty !== undefined) {
-    const qty = toLots(instrument, params.qty);
-    if (!qty.ok) return qty;
-    qtyLots = qty.value;
-  }
-  if (params.price !== undefined) {
-    const price = toTicks(instrument, params.price);
-    if (!price.ok) return price;
-    priceTicks = price.value;
-  }
-  return state.exchange.amendOrder(accountId, {
-    symbol: params.symbol,
-    ref: refOf(params),
-    ...(qtyLots !== undefined && { qtyLots }),
-    ...(priceTicks !== undefined && { priceTicks }),
-  });
-}
-
-function cancelOne(state: VenueState, accountId: string, params: z.infer<typeof P.BatchCancelItem>): Outcome<{ orderId: string; orderLinkId: string }> {
-  return state.exchange.cancelOrder(accountId, params.symbol, refOf(params));
-}
-
-const RATE_LIMITED = failure(RET.tooManyVisits, 'Too many visits!');
 
 /** Batch: per-order results in result.list and per-order codes in retExtInfo.list, in request order. */
 function batch<Item>(
@@ -234,33 +158,10 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
       handle: (context) => {
         const params = parse(P.TickersParams, context.params);
         if (!params.ok) return fail(params);
-        const since = context.now - 24 * 3_600_000;
         const list = exchange
           .instruments()
           .filter((instrument) => params.value.symbol === undefined || instrument.symbol === params.value.symbol)
-          .map((instrument) => {
-            const book = exchange.book(instrument.symbol);
-            const market = exchange.marketState(instrument.symbol);
-            const bid = book.bids.best();
-            const ask = book.asks.best();
-            const recent = state.trades.since(instrument.symbol, since);
-            const volume = recent.reduce((total, trade) => total + trade.qtyLots, 0);
-            const turnover = recent.reduce((total, trade) => total.plus(notional(instrument, trade.priceTicks, trade.qtyLots)), ZERO);
-            return {
-              symbol: instrument.symbol,
-              lastPrice: market.lastPriceTicks === undefined ? '' : formatPrice(instrument, market.lastPriceTicks),
-              markPrice: market.markPrice.toFixed(),
-              indexPrice: market.markPrice.toFixed(),
-              bid1Price: bid ? formatPrice(instrument, bid.priceTicks) : '',
-              bid1Size: bid ? formatQty(instrument, bid.totalLots as Lots) : '',
-              ask1Price: ask ? formatPrice(instrument, ask.priceTicks) : '',
-              ask1Size: ask ? formatQty(instrument, ask.totalLots as Lots) : '',
-              volume24h: formatQty(instrument, volume as Lots),
-              turnover24h: turnover.toFixed(),
-              fundingRate: '0',
-              nextFundingTime: '0',
-            };
-          });
+          .map((instrument) => tickerJson(state, instrument, context.now));
         return ok({ category: 'linear', list });
       },
     },
@@ -615,5 +516,31 @@ export function walletJson(state: VenueState, accountId: string): Record<string,
         spotBorrow: '0',
       },
     ],
+  };
+}
+
+/** Linear ticker fields the simulator can derive: prices, top of book and 24 h volume from its trades. */
+export function tickerJson(state: VenueState, instrument: Instrument, now: number): Record<string, string> {
+  const { exchange } = state;
+  const book = exchange.book(instrument.symbol);
+  const market = exchange.marketState(instrument.symbol);
+  const bid = book.bids.best();
+  const ask = book.asks.best();
+  const recent = state.trades.since(instrument.symbol, now - 24 * 3_600_000);
+  const volume = recent.reduce((total, trade) => total + trade.qtyLots, 0);
+  const turnover = recent.reduce((total, trade) => total.plus(notional(instrument, trade.priceTicks, trade.qtyLots)), ZERO);
+  return {
+    symbol: instrument.symbol,
+    lastPrice: market.lastPriceTicks === undefined ? '' : formatPrice(instrument, market.lastPriceTicks),
+    markPrice: market.markPrice.toFixed(),
+    indexPrice: market.markPrice.toFixed(),
+    bid1Price: bid ? formatPrice(instrument, bid.priceTicks) : '',
+    bid1Size: bid ? formatQty(instrument, bid.totalLots as Lots) : '',
+    ask1Price: ask ? formatPrice(instrument, ask.priceTicks) : '',
+    ask1Size: ask ? formatQty(instrument, ask.totalLots as Lots) : '',
+    volume24h: formatQty(instrument, volume as Lots),
+    turnover24h: turnover.toFixed(),
+    fundingRate: '0',
+    nextFundingTime: '0',
   };
 }

@@ -10,9 +10,9 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { RET } from '../exchange/errors.js';
 import type { KeyStore } from '../venue/keys.js';
 import { canTrade } from '../venue/keys.js';
-import { ADMIN_PREFIX, handleAdmin, isLoopback } from './admin.js';
+import { ADMIN_PREFIX, type AdminActions, handleAdmin, isLoopback } from './admin.js';
 import { authenticate } from './auth.js';
-import { type IpLimiter, RollingWindow } from './rate-limit.js';
+import type { IpLimiter, UidLimits, WindowDecision } from './rate-limit.js';
 import type { Reply, Route } from './routes.js';
 
 /** Faults the REST front can be told to inject (see sim/README.md, fault injection). */
@@ -27,8 +27,21 @@ export interface RestFaults {
 
 export const NO_REST_FAULTS: RestFaults = { latencyMs: 0, http5xxRate: 0, rateLimitStorm: false };
 
+/** The route's per-UID limit decision (a rate-limit storm refuses everything limited); undefined if unlimited. */
+export function takeLimit(limits: UidLimits, route: Route, params: Record<string, unknown>, uid: number, now: number, faults: RestFaults): WindowDecision | undefined {
+  const limit = limits.limitOf(route.path);
+  if (limit === undefined) return undefined;
+  if (faults.rateLimitStorm) return { admitted: 0, limit, remaining: 0, resetAt: now + 1_000 };
+  return limits.take(route.path, uid, route.units?.(params) ?? 1, now);
+}
+
+export function limitHeadersOf(decision: WindowDecision): Record<string, string> {
+  return { 'X-Bapi-Limit': String(decision.limit), 'X-Bapi-Limit-Status': String(decision.remaining), 'X-Bapi-Limit-Reset-Timestamp': String(decision.resetAt) };
+}
+
 export interface RestServerOptions {
   readonly routes: readonly Route[];
+  readonly limits: UidLimits;
   readonly keys: KeyStore;
   /** The venue's clock, ms (skewed by the clock-skew fault). */
   readonly serverTime: () => number;
@@ -40,6 +53,7 @@ export interface RestServerOptions {
   readonly onError?: (error: unknown) => void;
   /** The fault settings the admin endpoint reads and changes (a superset of `faults`). */
   readonly adminFaults?: Record<string, unknown>;
+  readonly adminActions?: AdminActions;
 }
 
 const MAX_BODY_BYTES = 1 << 20;
@@ -71,7 +85,6 @@ function header(request: IncomingMessage, name: string): string | undefined {
 
 export function createRestListener(options: RestServerOptions): RequestListener {
   const byRoute = new Map(options.routes.map((route) => [`${route.method} ${route.path}`, route]));
-  const windows = new Map(options.routes.filter((route) => route.perSecond !== undefined).map((route) => [route, new RollingWindow(route.perSecond ?? 0, 1_000)]));
 
   const send = (response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void => {
     const write = () => {
@@ -111,7 +124,7 @@ export function createRestListener(options: RestServerOptions): RequestListener 
         send(response, 403, 'admin endpoint is loopback only');
         return;
       }
-      handleAdmin(path, request.method, (await readBody(request)) ?? '', options.adminFaults, response);
+      handleAdmin(path, request.method, (await readBody(request)) ?? '', options.adminFaults, options.adminActions, response);
       return;
     }
     const route = byRoute.get(`${request.method} ${path}`);
@@ -170,11 +183,9 @@ export function createRestListener(options: RestServerOptions): RequestListener 
 
     let admitted = 1;
     let limitHeaders: Record<string, string> = {};
-    const window = windows.get(route);
-    if (window && key) {
-      const units = route.units?.(params) ?? 1;
-      const decision = options.faults.rateLimitStorm ? { admitted: 0, limit: window.limit, remaining: 0, resetAt: now + 1_000 } : window.take(`${key.uid}`, units, now);
-      limitHeaders = { 'X-Bapi-Limit': String(decision.limit), 'X-Bapi-Limit-Status': String(decision.remaining), 'X-Bapi-Limit-Reset-Timestamp': String(decision.resetAt) };
+    const decision = key ? takeLimit(options.limits, route, params, key.uid, now, options.faults) : undefined;
+    if (decision) {
+      limitHeaders = limitHeadersOf(decision);
       if (decision.admitted === 0) {
         reply(response, now, { retCode: RET.tooManyVisits, retMsg: 'Too many visits!', result: {} }, limitHeaders);
         return;

@@ -23,12 +23,12 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await admin({ latencyMs: 0, http5xxRate: 0, rateLimitStorm: false, clockSkewMs: 0 });
+  await admin({ latencyMs: 0, http5xxRate: 0, rateLimitStorm: false, clockSkewMs: 0, bookGapOnce: false, wsDuplicateExecutionRate: 0, wsExecutionDelayMs: 0 });
 });
 
 describe('the admin endpoint', () => {
   it('reports and merges fault settings', async () => {
-    expect((await admin()).json).toEqual({ latencyMs: 0, http5xxRate: 0, rateLimitStorm: false, clockSkewMs: 0 });
+    expect((await admin()).json).toEqual({ latencyMs: 0, http5xxRate: 0, rateLimitStorm: false, clockSkewMs: 0, bookGapOnce: false, wsDuplicateExecutionRate: 0, wsExecutionDelayMs: 0 });
     expect((await admin({ latencyMs: 5 })).json).toMatchObject({ latencyMs: 5, http5xxRate: 0 });
   });
 
