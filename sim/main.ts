@@ -14,6 +14,7 @@ if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${v
 const sim = await startSimulator({
   port,
   seed,
+  market: { autoStart: true },
   onError: (error) => {
     console.error('handler error:', error);
   },
@@ -21,7 +22,8 @@ const sim = await startSimulator({
 console.log(`Bybit v5 simulator (seed ${seed})`);
 console.log(`REST        ${sim.restUrl}`);
 console.log(`admin       ${sim.restUrl}/sim/admin/faults  (GET, POST JSON; loopback only)`);
-console.log('WebSocket   not yet (public, private and trade streams follow)');
+console.log(`WebSocket   ${sim.wsUrls.public}\n            ${sim.wsUrls.private}\n            ${sim.wsUrls.trade}`);
+console.log(`market      moving (seeded): ${[...sim.markets.keys()].join(', ')}`);
 console.log('test keys (never real credentials):');
 for (const key of DEFAULT_KEYS) console.log(`  ${key.apiKey}  ${key.secret}  account=${key.accountId}${key.readOnly ? ' read-only' : ''}${key.isMaster ? ' master' : ''}`);
 const stop = () => {

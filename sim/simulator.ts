@@ -4,13 +4,14 @@
  */
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Decimal, dec } from '../src/core/decimal.js';
+import { type Decimal, dec, roundedMultiple } from '../src/core/decimal.js';
 import { parseLinearInstrument } from '../src/core/instrument.js';
 import { DEFAULT_INSTRUMENTS_RAW } from './config/instruments.js';
 import { Exchange } from './exchange/exchange.js';
 import { IpLimiter, UidLimits } from './http/rate-limit.js';
 import { type VenueState, buildRoutes } from './http/routes.js';
 import { NO_REST_FAULTS, type RestFaults, createRestListener } from './http/server.js';
+import { MarketGenerator, defaultGeneratorOptions } from './market/generator.js';
 import { seededRandom } from './random.js';
 import type { Endpoint } from './ws/client.js';
 import { WsGateway } from './ws/gateway.js';
@@ -70,7 +71,15 @@ export interface SimulatorOptions {
    */
   readonly rateLimitScale?: number;
   readonly onError?: (error: unknown) => void;
+  /**
+   * The moving market (sim/market/generator.ts), one generator per instrument. Off by default, so tests see
+   * a quiet book unless they ask; `autoStart` steps it in real time, otherwise tests call step().
+   */
+  readonly market?: { readonly autoStart: boolean; readonly intervalMs?: number; readonly initialMids?: Readonly<Record<string, string>> };
 }
+
+/** Starting mids of the default instruments when the market generator runs. */
+export const DEFAULT_MIDS: Readonly<Record<string, string>> = { BTCUSDT: '65000', ETHUSDT: '3500', BIOUSDT: '0.25' };
 
 export interface SimulatorFaults extends RestFaults, PublicFaults, PrivateFaults {
   /** Added to the venue's clock, ms (positive: the venue runs ahead). */
@@ -87,6 +96,8 @@ export interface Simulator {
   readonly keys: KeyStore;
   readonly faults: SimulatorFaults;
   readonly accounts: ReadonlyMap<string, SimAccountSpec>;
+  /** Market generators by symbol (empty unless `market` was given). */
+  readonly markets: ReadonlyMap<string, MarketGenerator>;
   /** The venue's current time (ms), including any clock skew. */
   now(): number;
   close(): Promise<void>;
@@ -183,6 +194,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     });
   });
   const { port } = server.address() as AddressInfo;
+  const markets = new Map<string, MarketGenerator>();
+  if (options.market) {
+    const mids = options.market.initialMids ?? DEFAULT_MIDS;
+    instruments.forEach((instrument, index) => {
+      const mid = mids[instrument.symbol];
+      if (mid === undefined) return;
+      const midTicks = Number(roundedMultiple(dec(mid), instrument.tickSize, 'down'));
+      // Each generator draws from its own stream so that adding a symbol does not change the others.
+      const generator = new MarketGenerator(exchange, instrument, seededRandom((options.seed ?? 1) * 7_919 + index + 1), defaultGeneratorOptions(instrument, midTicks));
+      if (options.market?.autoStart) generator.start(options.market.intervalMs ?? 100, now);
+      markets.set(instrument.symbol, generator);
+    });
+  }
   const wsBase = `ws://${host}:${port}`;
   return {
     restUrl: `http://${host}:${port}`,
@@ -192,9 +216,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     keys,
     faults,
     accounts,
+    markets,
     now,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        for (const generator of markets.values()) generator.stop();
         publicFeed.close();
         privateFeed.close();
         gateway.close();

@@ -324,3 +324,22 @@ describe('order entry stream', () => {
     expect(socket.frames.find((frame) => frame.includes('"op":"pong"'))).toBeDefined();
   });
 });
+
+describe('a venue with a moving market', () => {
+  it('streams trades and a changing top of book without any client activity', async () => {
+    const moving = await startSimulator({ seed: 21, market: { autoStart: true, intervalMs: 20 } });
+    const client = new WebsocketClient({ wsUrl: moving.wsUrls.public, promiseSubscribeRequests: true }, SILENT_LOGGER);
+    const updates: Record<string, unknown>[] = [];
+    client.on('update', (update: Record<string, unknown>) => updates.push(update));
+    try {
+      await Promise.all(client.subscribeV5(['orderbook.1.BTCUSDT', 'publicTrade.BTCUSDT'], 'linear'));
+      await waitFor(updates, () => (updates.filter((update) => update.topic === 'publicTrade.BTCUSDT').length >= 3 ? true : undefined), 10_000);
+      const tops = updates.filter((update) => update.topic === 'orderbook.1.BTCUSDT').map((update) => JSON.stringify((update.data as { b: unknown; a: unknown }).b));
+      expect(new Set(tops).size).toBeGreaterThan(1);
+      expect(Object.keys(updates.find((update) => update.topic === 'orderbook.1.BTCUSDT')!).slice(0, 3)).toEqual(['topic', 'ts', 'type']);
+    } finally {
+      client.closeAll(true);
+      await moving.close();
+    }
+  });
+});
