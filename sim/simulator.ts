@@ -8,10 +8,12 @@ import { type Decimal, dec, roundedMultiple } from '../src/core/decimal.js';
 import { parseLinearInstrument } from '../src/core/instrument.js';
 import { DEFAULT_INSTRUMENTS_RAW } from './config/instruments.js';
 import { Exchange } from './exchange/exchange.js';
+import { buildKeyRoutes, randomCredentials } from './http/key-routes.js';
 import { IpLimiter, UidLimits } from './http/rate-limit.js';
 import { type VenueState, buildRoutes } from './http/routes.js';
 import { NO_REST_FAULTS, type RestFaults, createRestListener } from './http/server.js';
 import { MarketGenerator, defaultGeneratorOptions } from './market/generator.js';
+import { type RecordedMessage, ReplayDriver, checkRecording, playRecording } from './market/replay.js';
 import { seededRandom } from './random.js';
 import type { Endpoint } from './ws/client.js';
 import { WsGateway } from './ws/gateway.js';
@@ -76,6 +78,11 @@ export interface SimulatorOptions {
    * a quiet book unless they ask; `autoStart` steps it in real time, otherwise tests call step().
    */
   readonly market?: { readonly autoStart: boolean; readonly intervalMs?: number; readonly initialMids?: Readonly<Record<string, string>> };
+  /**
+   * Replays a recording (sim/market/replay.ts) as the market of its symbols, instead of the generator.
+   * `speed` 1 is real time; the recording is checked against the instruments before anything starts.
+   */
+  readonly replay?: { readonly messages: readonly RecordedMessage[]; readonly speed?: number; readonly loop?: boolean };
 }
 
 /** Starting mids of the default instruments when the market generator runs. */
@@ -143,7 +150,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const rawBySymbol = new Map(rawInstruments.map((raw) => [String(raw.symbol), raw]));
   const ipLimit = options.ipLimit ?? { limit: 600, windowMs: 5_000, banMs: 10 * 60_000 };
   const scale = options.rateLimitScale ?? 1;
-  const routes = buildRoutes(state, rawBySymbol).map((route) => (route.perSecond === undefined ? route : { ...route, perSecond: route.perSecond * scale }));
+  const masterUid = [...accounts.values()].find((account) => account.accountId === 'master')?.uid;
+  const keyRoutes = buildKeyRoutes({
+    keys,
+    uidOf: (accountId) => accounts.get(accountId)?.uid ?? 0,
+    accountOfUid: (uid) => [...accounts.values()].find((account) => account.uid === uid)?.accountId,
+    // Every account but the master (and the venue's own flow account) is a sub-account of the master.
+    parentOf: (uid) => ([...accounts.values()].some((account) => account.uid === uid && account.accountId !== 'master' && account.accountId !== 'flow') ? masterUid : undefined),
+    clock: now,
+    newCredentials: randomCredentials,
+  });
+  const routes = [...buildRoutes(state, rawBySymbol), ...keyRoutes].map((route) => (route.perSecond === undefined ? route : { ...route, perSecond: route.perSecond * scale }));
   const limits = new UidLimits(routes.flatMap((route) => (route.perSecond === undefined ? [] : [[route.path, route.perSecond] as const])));
   const listener = createRestListener({
     routes,
@@ -207,6 +224,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       markets.set(instrument.symbol, generator);
     });
   }
+  let stopReplay: (() => void) | undefined;
+  if (options.replay) {
+    const bySymbol = new Map(instruments.map((instrument) => [instrument.symbol, instrument]));
+    checkRecording(options.replay.messages, bySymbol);
+    const drivers = new Map([...bySymbol].map(([symbol, instrument]) => [symbol, new ReplayDriver(exchange, instrument)]));
+    stopReplay = playRecording(options.replay.messages, (message) => drivers.get(message.topic.split('.').at(-1) ?? '')?.apply(message), {
+      speed: options.replay.speed ?? 1,
+      loop: options.replay.loop ?? false,
+    });
+  }
   const wsBase = `ws://${host}:${port}`;
   return {
     restUrl: `http://${host}:${port}`,
@@ -221,6 +248,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     close: () =>
       new Promise<void>((resolve, reject) => {
         for (const generator of markets.values()) generator.stop();
+        stopReplay?.();
         publicFeed.close();
         privateFeed.close();
         gateway.close();

@@ -55,6 +55,11 @@ function ok(result: unknown, retExtInfo: unknown = {}): Reply {
   return { retCode: 0, retMsg: OK, result, retExtInfo };
 }
 
+/** The user endpoints answer success with an empty retMsg (reference §6). */
+function ok1(result: unknown): Reply {
+  return { retCode: 0, retMsg: '', result, retExtInfo: {} };
+}
+
 function fail(outcome: Failure): Reply {
   return { retCode: outcome.retCode, retMsg: outcome.retMsg, result: {}, retExtInfo: {} };
 }
@@ -443,7 +448,7 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
       handle: (context) => {
         const key = context.key;
         if (!key) throw new Error('private route without a key');
-        return ok({
+        return ok1({
           id: String(key.id),
           note: key.note,
           apiKey: key.apiKey,
@@ -452,8 +457,9 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
           permissions: key.permissions,
           ips: key.ips.length === 0 ? ['*'] : key.ips,
           type: 1,
-          deadlineDay: key.expiresAt === undefined ? -1 : Math.max(0, Math.ceil((key.expiresAt - context.now) / 86_400_000)),
-          expiredAt: key.expiresAt === undefined ? '' : new Date(key.expiresAt).toISOString(),
+          // IP-bound keys do not expire: Bybit reports deadlineDay -2 and the epoch (reference §6.4, §9 row 21).
+          deadlineDay: key.expiresAt === undefined ? -2 : Math.max(0, Math.ceil((key.expiresAt - context.now) / 86_400_000)),
+          expiredAt: new Date(key.expiresAt ?? 0).toISOString().replace('.000Z', 'Z'),
           createdAt: new Date(key.createdAt).toISOString(),
           unified: 0,
           uta: 1,

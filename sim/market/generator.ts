@@ -29,7 +29,7 @@ export interface GeneratorOptions {
   /** Starting mid in ticks. */
   readonly initialMidTicks: number;
   readonly regimes: readonly Regime[];
-  /** Ladder: levels per side, distance of the first level from the mid, spacing between levels (ticks). */
+  /** Ladder: levels per side, least distance of the first level from the mid, spacing of the price grid (ticks). */
   readonly levels: number;
   readonly firstLevelTicks: number;
   readonly levelSpacingTicks: number;
@@ -43,9 +43,10 @@ export interface GeneratorOptions {
   readonly accountId: string;
 }
 
+/** Calm is about 3% a day (BTC-like), volatile about 15%. */
 export const DEFAULT_REGIMES: readonly Regime[] = [
-  { name: 'calm', volatilityBps: 3, meanDurationSeconds: 120, takerRatePerSecond: 4 },
-  { name: 'volatile', volatilityBps: 15, meanDurationSeconds: 30, takerRatePerSecond: 12 },
+  { name: 'calm', volatilityBps: 1, meanDurationSeconds: 120, takerRatePerSecond: 4 },
+  { name: 'volatile', volatilityBps: 5, meanDurationSeconds: 30, takerRatePerSecond: 12 },
 ];
 
 export function defaultGeneratorOptions(instrument: Instrument, initialMidTicks: number): GeneratorOptions {
@@ -53,9 +54,9 @@ export function defaultGeneratorOptions(instrument: Instrument, initialMidTicks:
     symbol: instrument.symbol,
     initialMidTicks,
     regimes: DEFAULT_REGIMES,
-    levels: 25,
-    firstLevelTicks: 3,
-    levelSpacingTicks: 2,
+    levels: 50,
+    firstLevelTicks: 2,
+    levelSpacingTicks: 1,
     levelLots: [instrument.minQtyLots * 5, instrument.minQtyLots * 50],
     takerLots: [instrument.minQtyLots, instrument.minQtyLots * 20],
     takerReachTicks: 5,
@@ -132,12 +133,15 @@ export class MarketGenerator {
   /** Keeps `levels` orders per side at the target prices around the mid; moves only what changed. */
   private refreshLadder(): void {
     const mid = this.mid;
+    const spacing = this.options.levelSpacingTicks;
     for (const side of ['Buy', 'Sell'] as const) {
-      const sign = side === 'Buy' ? -1 : 1;
+      // Levels sit on a fixed grid (multiples of the spacing), so a move of the mid changes only the levels
+      // at the edges of the ladder, as in a real book, rather than re-pricing every level.
+      const inner = side === 'Buy' ? mid - this.options.firstLevelTicks : mid + this.options.firstLevelTicks;
+      const first = side === 'Buy' ? Math.floor(inner / spacing) * spacing : Math.ceil(inner / spacing) * spacing;
+      const step = side === 'Buy' ? -spacing : spacing;
       const targets = new Set<number>();
-      for (let level = 0; level < this.options.levels; level++) {
-        targets.add(clampPriceTicks(this.instrument, mid + sign * (this.options.firstLevelTicks + level * this.options.levelSpacingTicks)));
-      }
+      for (let level = 0; level < this.options.levels; level++) targets.add(clampPriceTicks(this.instrument, first + level * step));
       const resting = this.ladder[side];
       for (const [price, orderId] of resting) {
         const order = this.exchange.findOrder(this.options.accountId, { orderId });

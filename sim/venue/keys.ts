@@ -37,13 +37,18 @@ export const TRADING_PERMISSIONS: Permissions = {
   Earn: [],
 };
 
+/** Bybit: a key bound to no IP (none, or "*") is invalid 90 days after creation; a bound key does not expire. */
+function expiryOf(ips: readonly string[], createdAt: number): number | undefined {
+  return ips.length === 0 || ips.includes('*') ? createdAt + NINETY_DAYS_MS : undefined;
+}
+
 export class KeyStore {
   private readonly byApiKey = new Map<string, ApiKeyRecord>();
   private nextId = 1;
 
   add(record: Omit<ApiKeyRecord, 'id' | 'expiresAt'> & { readonly expiresAt?: number | undefined }): ApiKeyRecord {
     if (this.byApiKey.has(record.apiKey)) throw new Error(`api key ${record.apiKey} exists`);
-    const expiresAt = record.expiresAt ?? (record.ips.length === 0 || record.ips.includes('*') ? record.createdAt + NINETY_DAYS_MS : undefined);
+    const expiresAt = record.expiresAt ?? expiryOf(record.ips, record.createdAt);
     const stored: ApiKeyRecord = { ...record, id: this.nextId++, expiresAt };
     this.byApiKey.set(record.apiKey, stored);
     return stored;
@@ -55,6 +60,23 @@ export class KeyStore {
     if (!key) return { status: 'unknown' };
     if (key.expiresAt !== undefined && now >= key.expiresAt) return { status: 'expired' };
     return { status: 'ok', key };
+  }
+
+  /** The key whatever its expiry: key management may still modify or delete an expired key. */
+  find(apiKey: string): ApiKeyRecord | undefined {
+    return this.byApiKey.get(apiKey);
+  }
+
+  /**
+   * Binds the key to `ips` (empty or "*": no binding). The expiry follows the new binding by the rule
+   * add() applies, still counted from the key's creation, so rebinding never extends an unbound key's life.
+   */
+  rebind(apiKey: string, ips: readonly string[]): ApiKeyRecord | undefined {
+    const key = this.byApiKey.get(apiKey);
+    if (!key) return undefined;
+    const updated = { ...key, ips, expiresAt: expiryOf(ips, key.createdAt) };
+    this.byApiKey.set(apiKey, updated);
+    return updated;
   }
 
   update(apiKey: string, change: Partial<Pick<ApiKeyRecord, 'readOnly' | 'permissions' | 'ips' | 'note'>>): ApiKeyRecord | undefined {

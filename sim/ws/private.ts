@@ -170,7 +170,10 @@ export class PrivateFeed {
     const clients = this.byAccount.get(accountId);
     if (!clients) return [];
     const result: [WsClient, string][] = [];
+    const now = this.clock();
     for (const client of clients) {
+      // A key deleted or expired since the socket authenticated gets nothing more.
+      if (!client.key || this.keys.lookup(client.key.apiKey, now).status !== 'ok') continue;
       const topic = topics.find((candidate) => client.topics.has(candidate));
       if (topic !== undefined) result.push([client, topic]);
     }

@@ -79,6 +79,8 @@ export class TradeGateway {
       }
       client.reqIds.add(reqId);
     }
+    // A key deleted or expired since the socket authenticated is invalid at once, as on REST.
+    if (client.key && this.keys.lookup(client.key.apiKey, now).status !== 'ok') client.key = undefined;
     const key = client.key;
     if (!key) {
       reply(RET.permissionDenied, 'Request not authorized: send op auth first', { data: {}, retExtInfo: {} });

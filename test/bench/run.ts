@@ -3,9 +3,10 @@
  */
 import { benchCore } from './core.js';
 import { formatResult, machineLine } from './measure.js';
-import { benchMatching, benchRest } from './sim.js';
+import { benchMatching, benchReplay, benchRest } from './sim.js';
 
 console.log(machineLine());
 for (const result of benchCore()) console.log(formatResult(result));
 console.log(formatResult(benchMatching()));
 console.log(formatResult(await benchRest()));
+for (const result of await benchReplay()) console.log(formatResult(result));

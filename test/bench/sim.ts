@@ -1,10 +1,12 @@
 /** Throughput of the venue simulator: matching in process, and signed REST requests over loopback. */
+import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { dec } from '../../src/core/decimal.js';
 import { parseLinearInstrument } from '../../src/core/instrument.js';
 import { lots, ticks } from '../../src/core/units.js';
 import { BTCUSDT_RAW } from '../../sim/config/instruments.js';
 import { Exchange } from '../../sim/exchange/exchange.js';
+import { RecordedBook, ReplayDriver, isOrderbook, parseRecordingLine } from '../../sim/market/replay.js';
 import { startSimulator } from '../../sim/simulator.js';
 import { type Result, measure } from './measure.js';
 
@@ -55,4 +57,30 @@ export async function benchRest(total = 40_000, inFlight = 64): Promise<Result> 
   } finally {
     await sim.close();
   }
+}
+
+/**
+ * Replay: the shipped sample, streamed line by line as a replayer reads a file, (1) parsed, validated and
+ * applied to a local book (the recording's own speed), and (2) driven into the matching engine.
+ */
+export async function benchReplay(): Promise<Result[]> {
+  const lines = (await readFile(new URL('../../sim/market/sample-btcusdt.jsonl', import.meta.url), 'utf8')).trim().split('\n');
+  const sample = lines.map((line, index) => parseRecordingLine(line, index + 1)).filter((message) => message !== undefined);
+  const levelsPerMessage = sample.reduce((total, message) => total + (isOrderbook(message) ? message.data.b.length + message.data.a.length : message.data.length), 0) / sample.length;
+  const book = new RecordedBook();
+  const parsed = measure(`sim replay: parse + validate + apply (${levelsPerMessage.toFixed(0)} levels/msg)`, 200_000, (index) => {
+    const message = parseRecordingLine(lines[index % lines.length] ?? '', index + 1);
+    if (message && isOrderbook(message)) book.apply(message);
+  });
+
+  const instrument = parseLinearInstrument(BTCUSDT_RAW);
+  let now = 0;
+  const exchange = new Exchange({ instruments: [instrument], clock: () => (now += 1) });
+  exchange.addAccount({ accountId: 'flow', makerFeeRate: dec('0'), takerFeeRate: dec('0'), walletBalance: dec('1000000000') });
+  const driver = new ReplayDriver(exchange, instrument);
+  const driven = measure('sim replay: driven into the matching engine', 20_000, (index) => {
+    const message = sample[index % sample.length];
+    if (message) driver.apply(message);
+  });
+  return [{ ...parsed, unit: 'msg' }, { ...driven, unit: 'msg' }];
 }

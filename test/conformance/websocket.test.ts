@@ -343,3 +343,20 @@ describe('a venue with a moving market', () => {
     }
   });
 });
+
+describe('key lifecycle across REST and WebSocket', () => {
+  it('a sub-account key created by the master trades, and once deleted is refused on its open socket', async () => {
+    const master = new RestClientV5({ key: 'SIMMASTERKEY0001', secret: 'sim-master-secret-0001', baseUrl: sim.restUrl });
+    const created = await master.createSubUIDAPIKey({ subuid: 100001, readOnly: 0, permissions: { ContractTrade: ['Order', 'Position'] } });
+    expect(created.retCode).toBe(0);
+    const { apiKey, secret } = created.result;
+    const client = new WebsocketAPIClient({ key: apiKey, secret, wsUrl: sim.wsUrls.trade, attachEventListeners: false }, SILENT_LOGGER);
+    closers.push(() => {
+      client.getWSClient().closeAll(true);
+    });
+    const order = { category: 'linear' as const, symbol: 'BTCUSDT', side: 'Buy' as const, orderType: 'Limit' as const, qty: '0.001', price: '60000.0', timeInForce: 'PostOnly' as const };
+    expect(await client.submitNewOrder(order)).toMatchObject({ retCode: 0 });
+    expect((await master.deleteSubApiKey({ apikey: apiKey })).retCode).toBe(0);
+    await expect(client.submitNewOrder(order)).rejects.toMatchObject({ retCode: 10005 });
+  });
+});
