@@ -69,3 +69,28 @@ describe('injected faults', () => {
     expect(time.time).toBeLessThan(Date.now() - 5_000);
   });
 });
+
+describe('WebSocket faults from the admin endpoint', () => {
+  it('stalls a public connection (nothing reaches it) and then lets it flow again', async () => {
+    const { rawSocket } = await import('../support/ws.js');
+    const socket = await rawSocket(sim.wsUrls.public);
+    try {
+      const response = await fetch(`${sim.restUrl}/sim/admin/ws`, { method: 'POST', body: JSON.stringify({ action: 'stall', endpoint: 'public', ms: 300 }) });
+      expect(await response.json()).toEqual({ affected: 1 });
+      socket.send({ req_id: 'stalled', op: 'ping' });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(socket.messages).toHaveLength(0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      socket.send({ req_id: 'flowing', op: 'ping' });
+      await socket.next((message) => message.req_id === 'flowing');
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('refuses a malformed action naming the field', async () => {
+    const response = await fetch(`${sim.restUrl}/sim/admin/ws`, { method: 'POST', body: JSON.stringify({ action: 'stall', endpoint: 'public' }) });
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(await response.json())).toMatch(/ms/);
+  });
+});
