@@ -12,8 +12,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { type Failure, type Outcome, RET, failure, success } from '../exchange/errors.js';
 import type { ApiKeyRecord, KeyStore, Permissions } from '../venue/keys.js';
-import { describeIssue } from './params.js';
-import type { Reply, Route, RouteContext } from './routes.js';
+import { fail, okUser, parse } from './reply.js';
+import type { Route, RouteContext } from './routes.js';
 
 export interface Credentials {
   readonly apiKey: string;
@@ -137,19 +137,6 @@ const DeleteSubApiParams = z.looseObject({ apikey: ApiKeyParam.optional() });
 
 // ---- replies ----
 
-/** Bybit answers every /v5/user/* success with retMsg "" (§1.1, §6.1). */
-function done(result: unknown): Reply {
-  return { retCode: 0, retMsg: '', result, retExtInfo: {} };
-}
-
-function refuse(outcome: Failure): Reply {
-  return { retCode: outcome.retCode, retMsg: outcome.retMsg, result: {}, retExtInfo: {} };
-}
-
-function parse<T extends z.ZodType>(schema: T, params: Record<string, unknown>): Outcome<z.output<T>> {
-  const parsed = schema.safeParse(params);
-  return parsed.success ? success(parsed.data) : failure(RET.paramError, describeIssue(parsed.error));
-}
 
 function paramError(field: string, message: string): Failure {
   return failure(RET.paramError, `params error: ${field}: ${message}`);
@@ -223,13 +210,13 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
       perSecond: 1,
       handle: (context) => {
         const caller = callerOf(context);
-        if (!caller.isMaster) return refuse(PERMISSION_DENIED);
+        if (!caller.isMaster) return fail(PERMISSION_DENIED);
         const params = parse(CreateSubApiParams, context.params);
-        if (!params.ok) return refuse(params);
+        if (!params.ok) return fail(params);
         const { subuid, note, readOnly, ips, permissions } = params.value;
         const accountId = deps.accountOfUid(subuid);
         const masterUid = uidOfKey(caller);
-        if (accountId === undefined || deps.parentOf(subuid) !== masterUid) return refuse(paramError('subuid', 'is not a sub-account of this master'));
+        if (accountId === undefined || deps.parentOf(subuid) !== masterUid) return fail(paramError('subuid', 'is not a sub-account of this master'));
         const { apiKey, secret } = deps.newCredentials();
         // No ips means no binding: KeyStore.add then sets the 90-day expiry (§6.2, §9 row 21).
         const created = keys.add({
@@ -246,7 +233,7 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
           createdAt: deps.clock(),
         });
         // The only reply that carries the secret; query-api always answers "" (§6.1). No ips here (§6.3).
-        return done({ id: String(created.id), note: created.note, apiKey: created.apiKey, readOnly: created.readOnly ? 1 : 0, secret, permissions: permissionsJson(created.permissions) });
+        return okUser({ id: String(created.id), note: created.note, apiKey: created.apiKey, readOnly: created.readOnly ? 1 : 0, secret, permissions: permissionsJson(created.permissions) });
       },
     },
     {
@@ -256,16 +243,16 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
       perSecond: 5,
       handle: (context) => {
         const caller = callerOf(context);
-        if (!caller.isMaster) return refuse(PERMISSION_DENIED);
+        if (!caller.isMaster) return fail(PERMISSION_DENIED);
         // Changelog 2026-02-09: update-api lost `ips`; IP binding can no longer be changed over the API (§6.1).
         if (context.params.ips !== undefined && context.params.ips !== null) {
-          return refuse(failure(IP_WHITELIST_VIA_API, 'To add or update the IP whitelist, go to API management and select Edit'));
+          return fail(failure(IP_WHITELIST_VIA_API, 'To add or update the IP whitelist, go to API management and select Edit'));
         }
         const params = parse(UpdateApiParams, context.params);
-        if (!params.ok) return refuse(params);
-        if (params.value.apikey !== undefined && params.value.apikey !== caller.apiKey) return refuse(paramError('apikey', 'update-api modifies the calling key only'));
+        if (!params.ok) return fail(params);
+        if (params.value.apikey !== undefined && params.value.apikey !== caller.apiKey) return fail(paramError('apikey', 'update-api modifies the calling key only'));
         const { readOnly, permissions } = params.value;
-        return done(updatedJson(modify(caller, { readOnly, permissions })));
+        return okUser(updatedJson(modify(caller, { readOnly, permissions })));
       },
     },
     {
@@ -275,13 +262,13 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
       perSecond: 5,
       handle: (context) => {
         const caller = callerOf(context);
-        if (!caller.isMaster && !isSubKey(caller)) return refuse(PERMISSION_DENIED);
+        if (!caller.isMaster && !isSubKey(caller)) return fail(PERMISSION_DENIED);
         const params = parse(UpdateSubApiParams, context.params);
-        if (!params.ok) return refuse(params);
+        if (!params.ok) return fail(params);
         const subject = subjectOf(caller, params.value.apikey);
-        if (!subject.ok) return refuse(subject);
+        if (!subject.ok) return fail(subject);
         const { readOnly, permissions, ips } = params.value;
-        return done(updatedJson(modify(subject.value, { readOnly, permissions, ips })));
+        return okUser(updatedJson(modify(subject.value, { readOnly, permissions, ips })));
       },
     },
     {
@@ -291,10 +278,10 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
       perSecond: 5,
       handle: (context) => {
         const caller = callerOf(context);
-        if (!caller.isMaster) return refuse(PERMISSION_DENIED);
+        if (!caller.isMaster) return fail(PERMISSION_DENIED);
         // "will be invalid immediately": the next request with this key finds no key (10003).
         keys.delete(caller.apiKey);
-        return done({});
+        return okUser({});
       },
     },
     {
@@ -304,13 +291,13 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
       perSecond: 5,
       handle: (context) => {
         const caller = callerOf(context);
-        if (!caller.isMaster && !isSubKey(caller)) return refuse(PERMISSION_DENIED);
+        if (!caller.isMaster && !isSubKey(caller)) return fail(PERMISSION_DENIED);
         const params = parse(DeleteSubApiParams, context.params);
-        if (!params.ok) return refuse(params);
+        if (!params.ok) return fail(params);
         const subject = subjectOf(caller, params.value.apikey);
-        if (!subject.ok) return refuse(subject);
+        if (!subject.ok) return fail(subject);
         keys.delete(subject.value.apiKey);
-        return done({});
+        return okUser({});
       },
     },
   ];

@@ -8,12 +8,13 @@ import { ZERO } from '../../src/core/decimal.js';
 import { unrealisedPnl } from '../../src/core/position.js';
 import { type Instrument, formatPrice, formatQty, notional } from '../../src/core/instrument.js';
 import type { Lots } from '../../src/core/units.js';
-import { type Failure, type Outcome, RET, failure, success } from '../exchange/errors.js';
+import { type Outcome, RET, failure } from '../exchange/errors.js';
 import { type Exchange, type SimOrder, isOpen } from '../exchange/exchange.js';
 import type { ApiKeyRecord } from '../venue/keys.js';
 import { executionJson, orderJson, positionJson } from '../venue/format.js';
 import type { RecentTrades } from '../venue/market-data.js';
 import * as P from './params.js';
+import { fail, ok, okUser, parse } from './reply.js';
 import { RATE_LIMITED, amendOne, cancelOne, createOne } from '../venue/orders.js';
 
 export interface RouteContext {
@@ -49,45 +50,68 @@ export interface VenueState {
   readonly dcp: Map<string, { product: string; timeWindow: number }>;
 }
 
-const OK = 'OK';
-
-function ok(result: unknown, retExtInfo: unknown = {}): Reply {
-  return { retCode: 0, retMsg: OK, result, retExtInfo };
-}
-
-/** The user endpoints answer success with an empty retMsg (reference §6). */
-function ok1(result: unknown): Reply {
-  return { retCode: 0, retMsg: '', result, retExtInfo: {} };
-}
-
-function fail(outcome: Failure): Reply {
-  return { retCode: outcome.retCode, retMsg: outcome.retMsg, result: {}, retExtInfo: {} };
-}
-
-function parse<T extends z.ZodType>(schema: T, params: Record<string, unknown>): Outcome<z.infer<T>> {
-  const parsed = schema.safeParse(params);
-  return parsed.success ? success(parsed.data) : failure(RET.paramError, P.describeIssue(parsed.error));
-}
-
 function accountOf(context: RouteContext): string {
   if (!context.key) throw new Error('private route without a key');
   return context.key.accountId;
 }
 
-/** Batch: per-order results in result.list and per-order codes in retExtInfo.list, in request order. */
-function batch<Item>(
-  context: RouteContext,
-  schema: z.ZodType<{ request: Item[] }>,
-  each: (item: Item) => Outcome<{ orderId: string; orderLinkId: string }>,
-  describe: (item: Item, outcome: Outcome<{ orderId: string; orderLinkId: string }>) => Record<string, string>,
-): Reply {
-  const parsed = parse(schema, context.params);
-  if (!parsed.ok) return fail(parsed);
-  const outcomes = parsed.value.request.map((item, index) => (index < context.admitted ? each(item) : RATE_LIMITED));
-  return ok(
-    { list: parsed.value.request.map((item, index) => describe(item, outcomes[index] ?? RATE_LIMITED)) },
-    { list: outcomes.map((outcome) => (outcome.ok ? { code: 0, msg: OK } : { code: outcome.retCode, msg: outcome.retMsg })) },
-  );
+type OrderOutcome = Outcome<{ orderId: string; orderLinkId: string }>;
+
+/** A single-order trade endpoint: parameters, then the order operation for the key's account. */
+function orderRoute<S extends z.ZodType>(path: string, schema: S, operation: (accountId: string, params: z.output<S>) => OrderOutcome): Route {
+  return {
+    method: 'POST',
+    path,
+    access: 'trade',
+    perSecond: 10,
+    handle: (context) => {
+      const params = parse(schema, context.params);
+      if (!params.ok) return fail(params);
+      const outcome = operation(accountOf(context), params.value);
+      return outcome.ok ? ok(outcome.value) : fail(outcome);
+    },
+  };
+}
+
+/**
+ * A batch endpoint: up to 20 items, each run like its single endpoint, with per-order results in
+ * result.list and per-order codes in retExtInfo.list, in request order. Items past the rate limit fail
+ * with 10006; quota is counted per order.
+ */
+function batchRoute<S extends z.ZodType>(
+  path: string,
+  item: S,
+  each: (accountId: string, item: z.output<S>) => OrderOutcome,
+  describe: (item: z.output<S>, outcome: OrderOutcome, now: number) => Record<string, string>,
+): Route {
+  const schema = P.BatchParams(item);
+  return {
+    method: 'POST',
+    path,
+    access: 'trade',
+    perSecond: 10,
+    units: (params) => (Array.isArray(params.request) ? params.request.length : 1),
+    handle: (context) => {
+      const parsed = parse(schema, context.params);
+      if (!parsed.ok) return fail(parsed);
+      const items = parsed.value.request as z.output<S>[];
+      const outcomes = items.map((entry, index) => (index < context.admitted ? each(accountOf(context), entry) : RATE_LIMITED));
+      return ok(
+        { list: items.map((entry, index) => describe(entry, outcomes[index] ?? RATE_LIMITED, context.now)) },
+        { list: outcomes.map((outcome) => (outcome.ok ? { code: 0, msg: 'OK' } : { code: outcome.retCode, msg: outcome.retMsg })) },
+      );
+    },
+  };
+}
+
+/** Result row of an amend or cancel batch item. */
+function describeRef(item: { symbol: string; orderId?: string | undefined; orderLinkId?: string | undefined }, outcome: OrderOutcome): Record<string, string> {
+  return {
+    category: 'linear',
+    symbol: item.symbol,
+    orderId: outcome.ok ? outcome.value.orderId : (item.orderId ?? ''),
+    orderLinkId: outcome.ok ? outcome.value.orderLinkId : (item.orderLinkId ?? ''),
+  };
 }
 
 function page<T>(items: readonly T[], limit: number, cursor: string | undefined): { items: T[]; nextPageCursor: string } {
@@ -195,42 +219,9 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
     },
 
     // ---- trade ----
-    {
-      method: 'POST',
-      path: '/v5/order/create',
-      access: 'trade',
-      perSecond: 10,
-      handle: (context) => {
-        const params = parse(P.CreateOrderParams, context.params);
-        if (!params.ok) return fail(params);
-        const outcome = createOne(state, accountOf(context), params.value);
-        return outcome.ok ? ok(outcome.value) : fail(outcome);
-      },
-    },
-    {
-      method: 'POST',
-      path: '/v5/order/amend',
-      access: 'trade',
-      perSecond: 10,
-      handle: (context) => {
-        const params = parse(P.AmendOrderParams, context.params);
-        if (!params.ok) return fail(params);
-        const outcome = amendOne(state, accountOf(context), params.value);
-        return outcome.ok ? ok(outcome.value) : fail(outcome);
-      },
-    },
-    {
-      method: 'POST',
-      path: '/v5/order/cancel',
-      access: 'trade',
-      perSecond: 10,
-      handle: (context) => {
-        const params = parse(P.CancelOrderParams, context.params);
-        if (!params.ok) return fail(params);
-        const outcome = cancelOne(state, accountOf(context), params.value);
-        return outcome.ok ? ok(outcome.value) : fail(outcome);
-      },
-    },
+    orderRoute('/v5/order/create', P.CreateOrderParams, (accountId, params) => createOne(state, accountId, params)),
+    orderRoute('/v5/order/amend', P.AmendOrderParams, (accountId, params) => amendOne(state, accountId, params)),
+    orderRoute('/v5/order/cancel', P.CancelOrderParams, (accountId, params) => cancelOne(state, accountId, params)),
     {
       method: 'POST',
       path: '/v5/order/cancel-all',
@@ -246,64 +237,15 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
         return ok({ list, success: '1' });
       },
     },
-    {
-      method: 'POST',
-      path: '/v5/order/create-batch',
-      access: 'trade',
-      perSecond: 10,
-      units: (params) => (Array.isArray(params.request) ? params.request.length : 1),
-      handle: (context) =>
-        batch(
-          context,
-          P.BatchParams(P.BatchCreateItem),
-          (item) => createOne(state, accountOf(context), { ...item, category: 'linear' }),
-          (item, outcome) => ({
-            category: 'linear',
-            symbol: item.symbol,
-            orderId: outcome.ok ? outcome.value.orderId : '',
-            orderLinkId: outcome.ok ? outcome.value.orderLinkId : (item.orderLinkId ?? ''),
-            createAt: outcome.ok ? String(context.now) : '',
-          }),
-        ),
-    },
-    {
-      method: 'POST',
-      path: '/v5/order/amend-batch',
-      access: 'trade',
-      perSecond: 10,
-      units: (params) => (Array.isArray(params.request) ? params.request.length : 1),
-      handle: (context) =>
-        batch(
-          context,
-          P.BatchParams(P.BatchAmendItem),
-          (item) => amendOne(state, accountOf(context), item),
-          (item, outcome) => ({
-            category: 'linear',
-            symbol: item.symbol,
-            orderId: outcome.ok ? outcome.value.orderId : (item.orderId ?? ''),
-            orderLinkId: outcome.ok ? outcome.value.orderLinkId : (item.orderLinkId ?? ''),
-          }),
-        ),
-    },
-    {
-      method: 'POST',
-      path: '/v5/order/cancel-batch',
-      access: 'trade',
-      perSecond: 10,
-      units: (params) => (Array.isArray(params.request) ? params.request.length : 1),
-      handle: (context) =>
-        batch(
-          context,
-          P.BatchParams(P.BatchCancelItem),
-          (item) => cancelOne(state, accountOf(context), item),
-          (item, outcome) => ({
-            category: 'linear',
-            symbol: item.symbol,
-            orderId: outcome.ok ? outcome.value.orderId : (item.orderId ?? ''),
-            orderLinkId: outcome.ok ? outcome.value.orderLinkId : (item.orderLinkId ?? ''),
-          }),
-        ),
-    },
+    batchRoute('/v5/order/create-batch', P.BatchCreateItem, (accountId, item) => createOne(state, accountId, { ...item, category: 'linear' }), (item, outcome, now) => ({
+      category: 'linear',
+      symbol: item.symbol,
+      orderId: outcome.ok ? outcome.value.orderId : '',
+      orderLinkId: outcome.ok ? outcome.value.orderLinkId : (item.orderLinkId ?? ''),
+      createAt: outcome.ok ? String(now) : '',
+    })),
+    batchRoute('/v5/order/amend-batch', P.BatchAmendItem, (accountId, item) => amendOne(state, accountId, item), describeRef),
+    batchRoute('/v5/order/cancel-batch', P.BatchCancelItem, (accountId, item) => cancelOne(state, accountId, item), describeRef),
     {
       method: 'GET',
       path: '/v5/order/realtime',
@@ -448,7 +390,7 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
       handle: (context) => {
         const key = context.key;
         if (!key) throw new Error('private route without a key');
-        return ok1({
+        return okUser({
           id: String(key.id),
           note: key.note,
           apiKey: key.apiKey,
