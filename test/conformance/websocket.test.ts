@@ -229,6 +229,20 @@ describe('private stream', () => {
     expect(copies).toHaveLength(2);
     expect((copies[0] as { data: { execId: string }[] }).data[0]!.execId).toBe((copies[1] as { data: { execId: string }[] }).data[0]!.execId);
   });
+
+  it('delays execution messages so that the order message overtakes them', async () => {
+    const { client, updates, events } = privateClient();
+    await subscribePrivate(client, events, ['order', 'execution']);
+    sim.faults.wsExecutionDelayMs = 300;
+    const orderLinkId = link();
+    await rest.submitOrder({ category: 'linear', symbol: 'BTCUSDT', side: 'Buy', orderType: 'Limit', qty: '0.001', price: '64000.0', timeInForce: 'PostOnly', orderLinkId });
+    sim.exchange.createOrder('flow', { symbol: 'BTCUSDT', side: 'Sell', orderType: 'Limit', timeInForce: 'IOC', qtyLots: lots(1), priceTicks: ticks(630_000) });
+    const mine = (topic: string) => updates.findIndex((update) => update.topic === topic && (update.data as { orderLinkId?: string; orderStatus?: string }[])[0]?.orderLinkId === orderLinkId && (topic !== 'order' || (update.data as { orderStatus?: string }[])[0]?.orderStatus === 'Filled'));
+    await waitFor(updates, () => (mine('order') >= 0 ? true : undefined));
+    expect(mine('execution')).toBe(-1);
+    await waitFor(updates, () => (mine('execution') >= 0 ? true : undefined));
+    expect(mine('execution')).toBeGreaterThan(mine('order'));
+  });
 });
 
 describe('disconnect-cancel-all (DCP)', () => {
@@ -326,6 +340,39 @@ describe('order entry stream', () => {
 });
 
 describe('a venue with a moving market', () => {
+  it('fills a post-only quote placed through the SDK with the generator\'s taker flow, reported on every private topic', async () => {
+    const moving = await startSimulator({ seed: 9, market: { autoStart: false } });
+    const generator = moving.markets.get('BTCUSDT')!;
+    const client = new WebsocketClient({ ...TRADER, wsUrl: moving.wsUrls.private }, SILENT_LOGGER);
+    const updates: Record<string, unknown>[] = [];
+    const events: Record<string, unknown>[] = [];
+    client.on('update', (update: Record<string, unknown>) => updates.push(update));
+    client.on('response', (event: Record<string, unknown>) => events.push(event));
+    try {
+      await subscribePrivate(client, events, ['order', 'execution', 'position', 'wallet']);
+      const restClient = new RestClientV5({ ...TRADER, baseUrl: moving.restUrl });
+      const best = (await restClient.getOrderbook({ category: 'linear', symbol: 'BTCUSDT', limit: 1 })).result.b[0]![0];
+      // Join the best bid one tick better, post-only: first in line for the next seller.
+      const price = (Number(best) + 0.1).toFixed(1);
+      const orderLinkId = link();
+      expect((await restClient.submitOrder({ category: 'linear', symbol: 'BTCUSDT', side: 'Buy', orderType: 'Limit', qty: '0.001', price, timeInForce: 'PostOnly', orderLinkId })).retCode).toBe(0);
+      const fill = () => updates.find((update) => update.topic === 'execution' && (update.data as { orderLinkId: string }[])[0]?.orderLinkId === orderLinkId);
+      for (let step = 0; step < 600 && !fill(); step++) {
+        generator.step(100);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(generator.takerOrders).toBeGreaterThan(0);
+      expect((fill()?.data as Record<string, unknown>[])[0]).toMatchObject({ isMaker: true, feeRate: '-0.000025', execQty: '0.001' });
+      const executions = await restClient.getExecutionList({ category: 'linear', orderLinkId });
+      expect(executions.result.list).toHaveLength(1);
+      await waitFor(updates, (update) => ((update as { topic?: string }).topic === 'wallet' ? true : undefined));
+      await waitFor(updates, (update) => ((update as { topic?: string; data?: { size?: string }[] }).topic === 'position' && (update as { data: { size?: string }[] }).data[0]?.size !== '0.000' ? true : undefined));
+    } finally {
+      client.closeAll(true);
+      await moving.close();
+    }
+  });
+
   it('streams trades and a changing top of book without any client activity', async () => {
     const moving = await startSimulator({ seed: 21, market: { autoStart: true, intervalMs: 20 } });
     const client = new WebsocketClient({ wsUrl: moving.wsUrls.public, promiseSubscribeRequests: true }, SILENT_LOGGER);
