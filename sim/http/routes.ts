@@ -55,22 +55,33 @@ function accountOf(context: RouteContext): string {
   return context.key.accountId;
 }
 
+/** A route whose parameters `schema` validates before `handle` sees them (otherwise 10001 naming the field). */
+export function route<S extends z.ZodType>(spec: Omit<Route, 'handle'> & { readonly params: S; readonly handle: (params: z.output<S>, context: RouteContext) => Reply }): Route {
+  const { params: schema, handle, ...rest } = spec;
+  return {
+    ...rest,
+    handle: (context) => {
+      const parsed = parse(schema, context.params);
+      return parsed.ok ? handle(parsed.value, context) : fail(parsed);
+    },
+  };
+}
+
 type OrderOutcome = Outcome<{ orderId: string; orderLinkId: string }>;
 
 /** A single-order trade endpoint: parameters, then the order operation for the key's account. */
 function orderRoute<S extends z.ZodType>(path: string, schema: S, operation: (accountId: string, params: z.output<S>) => OrderOutcome): Route {
-  return {
+  return route({
     method: 'POST',
     path,
     access: 'trade',
     perSecond: 10,
-    handle: (context) => {
-      const params = parse(schema, context.params);
-      if (!params.ok) return fail(params);
-      const outcome = operation(accountOf(context), params.value);
+    params: schema,
+    handle: (params, context) => {
+      const outcome = operation(accountOf(context), params);
       return outcome.ok ? ok(outcome.value) : fail(outcome);
     },
-  };
+  });
 }
 
 /**
@@ -84,24 +95,22 @@ function batchRoute<S extends z.ZodType>(
   each: (accountId: string, item: z.output<S>) => OrderOutcome,
   describe: (item: z.output<S>, outcome: OrderOutcome, now: number) => Record<string, string>,
 ): Route {
-  const schema = P.BatchParams(item);
-  return {
+  return route({
     method: 'POST',
     path,
     access: 'trade',
     perSecond: 10,
     units: (params) => (Array.isArray(params.request) ? params.request.length : 1),
-    handle: (context) => {
-      const parsed = parse(schema, context.params);
-      if (!parsed.ok) return fail(parsed);
-      const items = parsed.value.request as z.output<S>[];
+    params: P.BatchParams(item),
+    handle: (parsed, context) => {
+      const items = parsed.request as z.output<S>[];
       const outcomes = items.map((entry, index) => (index < context.admitted ? each(accountOf(context), entry) : RATE_LIMITED));
       return ok(
         { list: items.map((entry, index) => describe(entry, outcomes[index] ?? RATE_LIMITED, context.now)) },
         { list: outcomes.map((outcome) => (outcome.ok ? { code: 0, msg: 'OK' } : { code: outcome.retCode, msg: outcome.retMsg })) },
       );
     },
-  };
+  });
 }
 
 /** Result row of an amend or cancel batch item. */
@@ -150,60 +159,56 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
       access: 'public',
       handle: ({ now }) => ok({ timeSecond: String(Math.floor(now / 1000)), timeNano: `${now}000000` }),
     },
-    {
+    route({
       method: 'GET',
       path: '/v5/market/instruments-info',
       access: 'public',
-      handle: (context) => {
-        const params = parse(P.InstrumentsParams, context.params);
-        if (!params.ok) return fail(params);
+      params: P.InstrumentsParams,
+      handle: (params) => {
         const list = exchange
           .instruments()
-          .filter((instrument) => params.value.symbol === undefined || instrument.symbol === params.value.symbol)
+          .filter((instrument) => params.symbol === undefined || instrument.symbol === params.symbol)
           .map((instrument) => instrumentJson(instrument, rawInstruments.get(instrument.symbol)));
         return ok({ category: 'linear', list, nextPageCursor: '' });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v5/market/orderbook',
       access: 'public',
-      handle: (context) => {
-        const params = parse(P.OrderbookParams, context.params);
-        if (!params.ok) return fail(params);
-        const instrument = exchange.instrument(params.value.symbol);
+      params: P.OrderbookParams,
+      handle: (params, context) => {
+        const instrument = exchange.instrument(params.symbol);
         if (!instrument) return fail(failure(RET.paramError, 'params error: symbol invalid'));
         const book = exchange.book(instrument.symbol);
-        const depth = params.value.limit ?? 25;
+        const depth = params.limit ?? 25;
         const rows = (side: typeof book.bids) => side.snapshot(depth).map(([price, size]) => [formatPrice(instrument, price), formatQty(instrument, size as Lots)]);
         const market = exchange.marketState(instrument.symbol);
         return ok({ s: instrument.symbol, b: rows(book.bids), a: rows(book.asks), ts: context.now, u: market.seq, seq: market.seq, cts: context.now });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v5/market/tickers',
       access: 'public',
-      handle: (context) => {
-        const params = parse(P.TickersParams, context.params);
-        if (!params.ok) return fail(params);
+      params: P.TickersParams,
+      handle: (params, context) => {
         const list = exchange
           .instruments()
-          .filter((instrument) => params.value.symbol === undefined || instrument.symbol === params.value.symbol)
+          .filter((instrument) => params.symbol === undefined || instrument.symbol === params.symbol)
           .map((instrument) => tickerJson(state, instrument, context.now));
         return ok({ category: 'linear', list });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v5/market/recent-trade',
       access: 'public',
-      handle: (context) => {
-        const params = parse(P.RecentTradeParams, context.params);
-        if (!params.ok) return fail(params);
-        const instrument = exchange.instrument(params.value.symbol);
+      params: P.RecentTradeParams,
+      handle: (params) => {
+        const instrument = exchange.instrument(params.symbol);
         if (!instrument) return fail(failure(RET.paramError, 'params error: symbol invalid'));
-        const list = state.trades.latest(instrument.symbol, params.value.limit ?? 500).map((trade) => ({
+        const list = state.trades.latest(instrument.symbol, params.limit ?? 500).map((trade) => ({
           execId: trade.tradeId,
           symbol: trade.symbol,
           price: formatPrice(instrument, trade.priceTicks),
@@ -216,27 +221,26 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
         }));
         return ok({ category: 'linear', list });
       },
-    },
+    }),
 
     // ---- trade ----
     orderRoute('/v5/order/create', P.CreateOrderParams, (accountId, params) => createOne(state, accountId, params)),
     orderRoute('/v5/order/amend', P.AmendOrderParams, (accountId, params) => amendOne(state, accountId, params)),
     orderRoute('/v5/order/cancel', P.CancelOrderParams, (accountId, params) => cancelOne(state, accountId, params)),
-    {
+    route({
       method: 'POST',
       path: '/v5/order/cancel-all',
       access: 'trade',
       perSecond: 10,
-      handle: (context) => {
-        const params = parse(P.CancelAllParams, context.params);
-        if (!params.ok) return fail(params);
+      params: P.CancelAllParams,
+      handle: (params, context) => {
         const accountId = accountOf(context);
-        const symbol = params.value.symbol;
+        const symbol = params.symbol;
         if (symbol !== undefined && !exchange.instrument(symbol)) return fail(failure(RET.paramError, 'params error: symbol invalid'));
         const list = exchange.cancelAll(accountId, symbol);
         return ok({ list, success: '1' });
       },
-    },
+    }),
     batchRoute('/v5/order/create-batch', P.BatchCreateItem, (accountId, item) => createOne(state, accountId, { ...item, category: 'linear' }), (item, outcome, now) => ({
       category: 'linear',
       symbol: item.symbol,
@@ -246,16 +250,15 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
     })),
     batchRoute('/v5/order/amend-batch', P.BatchAmendItem, (accountId, item) => amendOne(state, accountId, item), describeRef),
     batchRoute('/v5/order/cancel-batch', P.BatchCancelItem, (accountId, item) => cancelOne(state, accountId, item), describeRef),
-    {
+    route({
       method: 'GET',
       path: '/v5/order/realtime',
       access: 'read',
       perSecond: 50,
-      handle: (context) => {
-        const params = parse(P.OrderQueryParams, context.params);
-        if (!params.ok) return fail(params);
+      params: P.OrderQueryParams,
+      handle: (params, context) => {
         const accountId = accountOf(context);
-        const query = params.value;
+        const query = params;
         // openOnly=0 (default): open orders; with orderId/orderLinkId, a recently closed order too.
         // openOnly=1: recent closed orders (Bybit keeps the last 500).
         let orders: SimOrder[];
@@ -267,30 +270,28 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
         const { items, nextPageCursor } = page(orders, query.limit ?? 20, query.cursor);
         return ok({ category: 'linear', list: orderList(accountId, items), nextPageCursor });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v5/order/history',
       access: 'read',
       perSecond: 50,
-      handle: (context) => {
-        const params = parse(P.OrderQueryParams, context.params);
-        if (!params.ok) return fail(params);
+      params: P.OrderQueryParams,
+      handle: (params, context) => {
         const accountId = accountOf(context);
-        const orders = exchange.closedOrders(accountId).filter((order) => orderMatches(order, params.value) && !isOpen(order.status));
-        const { items, nextPageCursor } = page(orders, params.value.limit ?? 20, params.value.cursor);
+        const orders = exchange.closedOrders(accountId).filter((order) => orderMatches(order, params) && !isOpen(order.status));
+        const { items, nextPageCursor } = page(orders, params.limit ?? 20, params.cursor);
         return ok({ category: 'linear', list: orderList(accountId, items), nextPageCursor });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v5/execution/list',
       access: 'read',
       perSecond: 50,
-      handle: (context) => {
-        const params = parse(P.ExecutionQueryParams, context.params);
-        if (!params.ok) return fail(params);
-        const query = params.value;
+      params: P.ExecutionQueryParams,
+      handle: (params, context) => {
+        const query = params;
         // Bybit's default window is the last 7 days.
         const endTime = query.endTime ?? context.now;
         const startTime = query.startTime ?? endTime - 7 * 24 * 3_600_000;
@@ -308,19 +309,18 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
         const { items, nextPageCursor } = page(executions, query.limit ?? 50, query.cursor);
         return ok({ category: 'linear', list: items.map((execution) => executionJson(execution, instrumentOf(state, execution.symbol))), nextPageCursor });
       },
-    },
+    }),
 
     // ---- position and account ----
-    {
+    route({
       method: 'GET',
       path: '/v5/position/list',
       access: 'read',
       perSecond: 50,
-      handle: (context) => {
-        const params = parse(P.PositionQueryParams, context.params);
-        if (!params.ok) return fail(params);
+      params: P.PositionQueryParams,
+      handle: (params, context) => {
         const accountId = accountOf(context);
-        const { symbol } = params.value;
+        const { symbol } = params;
         let held;
         if (symbol !== undefined) {
           // With a symbol Bybit returns the row even when flat.
@@ -330,47 +330,44 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
         const list = held.map((position) => positionJson(exchange, position, instrumentOf(state, position.position.symbol)));
         return ok({ category: 'linear', list, nextPageCursor: '' });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v5/account/wallet-balance',
       access: 'read',
       perSecond: 50,
-      handle: (context) => {
-        const params = parse(P.WalletQueryParams, context.params);
-        if (!params.ok) return fail(params);
+      params: P.WalletQueryParams,
+      handle: (params, context) => {
         return ok({ list: [walletJson(state, accountOf(context))] });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v5/account/fee-rate',
       access: 'read',
       perSecond: 5,
-      handle: (context) => {
-        const params = parse(P.FeeRateParams, context.params);
-        if (!params.ok) return fail(params);
+      params: P.FeeRateParams,
+      handle: (params, context) => {
         const rates = exchange.feeRates(accountOf(context));
         const list = exchange
           .instruments()
-          .filter((instrument) => params.value.symbol === undefined || instrument.symbol === params.value.symbol)
+          .filter((instrument) => params.symbol === undefined || instrument.symbol === params.symbol)
           .map((instrument) => ({ symbol: instrument.symbol, baseCoin: '', takerFeeRate: rates.takerFeeRate.toFixed(), makerFeeRate: rates.makerFeeRate.toFixed() }));
         return ok({ list });
       },
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/v5/order/disconnected-cancel-all',
       access: 'trade',
       perSecond: 5,
-      handle: (context) => {
-        const params = parse(P.DcpParams, context.params);
-        if (!params.ok) return fail(params);
-        state.dcp.set(accountOf(context), { product: params.value.product ?? 'OPTIONS', timeWindow: params.value.timeWindow });
+      params: P.DcpParams,
+      handle: (params, context) => {
+        state.dcp.set(accountOf(context), { product: params.product ?? 'OPTIONS', timeWindow: params.timeWindow });
         // Bybit's reply carries no result.
         return { retCode: 0, retMsg: 'success', result: undefined };
       },
-    },
+    }),
     {
       method: 'GET',
       path: '/v5/account/query-dcp-info',
