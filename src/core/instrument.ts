@@ -207,3 +207,46 @@ export function orderViolations(instrument: Instrument, priceTicks: Ticks, qtyLo
   if (BigInt(priceTicks) * BigInt(qtyLots) < instrument.minNotionalTickLots) violations.push('notional-below-min');
   return violations;
 }
+
+// ---- fast string conversions for market data ----
+
+/**
+ * Converts the venue's decimal strings to ticks and lots with integer arithmetic only, for the market-data
+ * hot path (big.js costs microseconds per call). Exact: a value off the grid, with more decimals than the
+ * grid has, or beyond the safe-integer range is refused with InstrumentError, like priceToTicks/qtyToLots.
+ */
+export interface GridCodec {
+  priceToTicks(text: string): Ticks;
+  qtyToLots(text: string): Lots;
+}
+
+const PLAIN_DECIMAL = /^(\d+)(?:\.(\d+))?$/;
+
+/** `unit` as an integer count of 10^-scale: 0.10 -> { units: 10, scale: 2 }. */
+function scaledUnit(unit: Decimal): { units: number; scale: number } {
+  const scale = decimalPlaces(unit);
+  return { units: Number(unit.times(dec(10n ** BigInt(scale))).toFixed(0)), scale };
+}
+
+function gridParser(unit: Decimal, what: string, symbol: string): (text: string) => number {
+  const { units, scale } = scaledUnit(unit);
+  const factor = 10 ** scale;
+  return (text) => {
+    const match = PLAIN_DECIMAL.exec(text);
+    if (!match) throw new InstrumentError(`${symbol}: ${what} ${JSON.stringify(text)} is not a non-negative decimal`);
+    const [, whole = '', fraction = ''] = match;
+    // Digits past the grid's scale must be zeros ("65000.10" on a 0.1 grid is fine).
+    const kept = fraction.slice(0, scale);
+    if (!/^0*$/.test(fraction.slice(scale))) throw new InstrumentError(`${symbol}: ${what} ${text} is off the grid ${unit.toFixed()}`);
+    const scaled = Number(whole) * factor + Number(kept.padEnd(scale, '0') || '0');
+    if (!Number.isSafeInteger(scaled)) throw new InstrumentError(`${symbol}: ${what} ${text} is out of range`);
+    if (scaled % units !== 0) throw new InstrumentError(`${symbol}: ${what} ${text} is off the grid ${unit.toFixed()}`);
+    return scaled / units;
+  };
+}
+
+export function gridCodec(instrument: Instrument): GridCodec {
+  const price = gridParser(instrument.tickSize, 'price', instrument.symbol);
+  const qty = gridParser(instrument.qtyStep, 'qty', instrument.symbol);
+  return { priceToTicks: (text) => price(text) as Ticks, qtyToLots: (text) => qty(text) as Lots };
+}
