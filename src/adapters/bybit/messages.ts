@@ -1,0 +1,127 @@
+/**
+ * Bybit v5 messages the engine consumes, validated (zod) and converted to the domain's types: orders
+ * (private `order` topic and GET /v5/order/realtime|history), executions (private `execution` topic and
+ * GET /v5/execution/list) and public order-book messages. Shapes: sim/reference/bybit-v5-rest.md §4.6, §4.8
+ * and bybit-v5-websocket.md §4.1, §5. Unknown fields pass through; a missing or malformed field the engine
+ * needs is a BybitMessageError naming it, never a silent default.
+ */
+import { z } from 'zod';
+import { dec, isDecimalString } from '../../core/decimal.js';
+import type { GridCodec, Instrument } from '../../core/instrument.js';
+import { VENUE_ORDER_STATUSES, type VenueOrderReport } from '../../core/order.js';
+import type { Execution } from '../../core/position.js';
+
+export class BybitMessageError extends Error {
+  override readonly name = 'BybitMessageError';
+}
+
+const decimalString = z.string().refine(isDecimalString, { message: 'expected a decimal string' });
+const epochMsString = z.string().regex(/^\d+$/, { message: 'expected epoch milliseconds as a string' }).transform(Number);
+const side = z.enum(['Buy', 'Sell']);
+
+export const BybitOrderSchema = z.looseObject({
+  orderId: z.string().min(1),
+  orderLinkId: z.string(),
+  symbol: z.string().min(1),
+  side,
+  orderStatus: z.enum(VENUE_ORDER_STATUSES),
+  price: decimalString,
+  qty: decimalString,
+  cumExecQty: decimalString,
+  leavesQty: decimalString,
+  updatedTime: epochMsString,
+  createdTime: epochMsString,
+  rejectReason: z.string().optional(),
+  cancelType: z.string().optional(),
+  timeInForce: z.string().optional(),
+  orderType: z.string().optional(),
+});
+export type BybitOrder = z.infer<typeof BybitOrderSchema>;
+
+export const BybitExecutionSchema = z.looseObject({
+  execId: z.string().min(1),
+  symbol: z.string().min(1),
+  orderId: z.string(),
+  orderLinkId: z.string(),
+  side: z.union([side, z.literal('')]),
+  execType: z.string(),
+  execPrice: decimalString,
+  execQty: decimalString,
+  execFee: decimalString,
+  feeRate: decimalString,
+  isMaker: z.boolean(),
+  execTime: epochMsString,
+  seq: z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).optional(),
+});
+export type BybitExecution = z.infer<typeof BybitExecutionSchema>;
+
+const bookRow = z.tuple([decimalString, decimalString]);
+export const BybitOrderbookMessageSchema = z.looseObject({
+  topic: z.string().regex(/^orderbook\.\d+\.[A-Z0-9]+$/),
+  type: z.enum(['snapshot', 'delta']),
+  ts: z.number().int(),
+  data: z.looseObject({ s: z.string(), b: z.array(bookRow), a: z.array(bookRow), u: z.number().int(), seq: z.number().int() }),
+});
+export type BybitOrderbookMessage = z.infer<typeof BybitOrderbookMessageSchema>;
+
+function parseWith<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new BybitMessageError(`malformed ${what}: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export function parseOrder(raw: unknown): BybitOrder {
+  return parseWith(BybitOrderSchema, raw, 'order');
+}
+
+export function parseExecution(raw: unknown): BybitExecution {
+  return parseWith(BybitExecutionSchema, raw, 'execution');
+}
+
+export function parseOrderbookMessage(raw: unknown): BybitOrderbookMessage {
+  return parseWith(BybitOrderbookMessageSchema, raw, 'orderbook message');
+}
+
+/** An order as the state machine sees it. Market orders report price "0", kept as 0 ticks. */
+export function toVenueOrderReport(order: BybitOrder, codec: GridCodec): VenueOrderReport {
+  return {
+    orderId: order.orderId,
+    status: order.orderStatus,
+    priceTicks: codec.priceToTicks(order.price),
+    qtyLots: codec.qtyToLots(order.qty),
+    cumExecLots: codec.qtyToLots(order.cumExecQty),
+    leavesLots: codec.qtyToLots(order.leavesQty),
+    updatedTime: order.updatedTime,
+    ...(order.rejectReason !== undefined && { rejectReason: order.rejectReason }),
+    ...(order.cancelType !== undefined && { cancelType: order.cancelType }),
+  };
+}
+
+/**
+ * An execution as positions see it: a trade, or a funding settlement (execType Funding). Other execution
+ * types (ADL, liquidation, delivery) change the position like a trade.
+ */
+export function toExecution(execution: BybitExecution, instrument: Instrument, codec: GridCodec): Execution {
+  if (execution.execType === 'Funding') {
+    return { kind: 'funding', execId: execution.execId, symbol: execution.symbol, fee: dec(execution.execFee), execTime: execution.execTime };
+  }
+  if (execution.side === '') throw new BybitMessageError(`malformed execution ${execution.execId}: side is empty for execType ${execution.execType}`);
+  if (execution.symbol !== instrument.symbol) throw new BybitMessageError(`execution ${execution.execId} is for ${execution.symbol}, not ${instrument.symbol}`);
+  return {
+    kind: 'trade',
+    execId: execution.execId,
+    symbol: execution.symbol,
+    orderId: execution.orderId,
+    orderLinkId: execution.orderLinkId,
+    side: execution.side,
+    priceTicks: codec.priceToTicks(execution.execPrice),
+    qtyLots: codec.qtyToLots(execution.execQty),
+    fee: dec(execution.execFee),
+    feeRate: dec(execution.feeRate),
+    isMaker: execution.isMaker,
+    execTime: execution.execTime,
+  };
+}
