@@ -37,4 +37,13 @@ describe('layering', () => {
       }
     }
   });
+
+  it('the engine depends on the core and the ports only: no adapters, no SDKs', async () => {
+    for (const file of await sources('src/engine')) {
+      for (const specifier of await importsOf(file)) {
+        expect(`${relative(root, file)} -> ${specifier}`).toMatch(/-> \.\.?\/(?:\.\.\/(?:core|ports)\/)?[\w./-]+$/);
+        expect(specifier).not.toMatch(/adapters|bybit-api|@aws-sdk/);
+      }
+    }
+  });
 });

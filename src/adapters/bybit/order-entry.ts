@@ -10,49 +10,9 @@
  * transports race a timer. The rate-limit headers of each answer are passed on for the limiter.
  */
 import type { RestClientV5, WebsocketAPIClient } from 'bybit-api';
+import type { AmendParams, CancelParams, CreateParams, EntryOutcome, EntryResult, OrderEntry } from '../../ports/order-entry.js';
 
-export interface CreateParams {
-  readonly symbol: string;
-  readonly side: 'Buy' | 'Sell';
-  readonly qty: string;
-  readonly price: string;
-  readonly orderLinkId: string;
-}
-
-export interface AmendParams {
-  readonly symbol: string;
-  readonly orderLinkId: string;
-  readonly qty?: string;
-  readonly price?: string;
-}
-
-export interface CancelParams {
-  readonly symbol: string;
-  readonly orderLinkId: string;
-}
-
-export type EntryOutcome =
-  | { readonly kind: 'accepted'; readonly orderId: string; readonly orderLinkId: string }
-  | { readonly kind: 'rejected'; readonly retCode: number; readonly retMsg: string }
-  | { readonly kind: 'unknown'; readonly reason: string };
-
-export interface LimitObservation {
-  readonly limit: number;
-  readonly remaining: number;
-  readonly resetAt: number;
-}
-
-export interface EntryResult {
-  readonly outcome: EntryOutcome;
-  readonly limits?: LimitObservation;
-}
-
-export interface OrderEntry {
-  readonly transport: 'websocket' | 'rest';
-  create(params: CreateParams): Promise<EntryResult>;
-  amend(params: AmendParams): Promise<EntryResult>;
-  cancel(params: CancelParams): Promise<EntryResult>;
-}
+export type { AmendParams, CancelParams, CreateParams, EntryOutcome, EntryResult, LimitObservation, OrderEntry } from '../../ports/order-entry.js';
 
 /** HTTP statuses that mean "refused before processing" rather than "unknown". */
 const REFUSED_STATUSES: Readonly<Record<number, number>> = {
