@@ -9,6 +9,7 @@
  * Only the *id* of the venue credentials' secret is configured, never the secret itself, which is why the
  * effective configuration can be printed (`--print-config`) and logged safely.
  */
+import { SHARD_NAME, SHARD_NAME_RULE } from '../core/identifiers.js';
 import { z } from 'zod';
 import { type Decimal, ZERO, dec, isDecimalString } from '../core/decimal.js';
 
@@ -159,8 +160,8 @@ const EngineSchema = z
   .prefault({});
 
 const engineShape = {
-  /** This task's shard of symbols; part of every orderLinkId and lease key. */
-  shard: z.string().regex(/^[a-z0-9-]{1,32}$/, { message: 'expected 1-32 characters of [a-z0-9-]' }),
+  /** This task's shard of symbols; it prefixes every orderLinkId (36 characters in all), hence at most 20. */
+  shard: z.string().regex(SHARD_NAME, { message: SHARD_NAME_RULE }),
   /** Deployment stage; resources are named mmrb-<stage>-<id>. */
   stage: z.string().regex(STAGE_PATTERN, { message: `expected a stage matching ${STAGE_PATTERN.source}` }).default('local'),
   /** AWS region of the resources (Bybit's servers are in ap-southeast-1). */

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { isDecimalString } from './decimal.js';
+import { SHARD_NAME, SHARD_NAME_RULE } from './identifiers.js';
 import { VENUE_ORDER_STATUSES } from './order.js';
 
 export const EVENT_SOURCES = {
@@ -29,7 +30,7 @@ const epochMs = z.number().int().nonnegative();
 const symbol = z.string().regex(/^[A-Z0-9]{2,30}$/, { message: 'expected an upper-case symbol such as BTCUSDT' });
 /** Bybit: up to 36 characters of [A-Za-z0-9_-] (docs/v5/order/create-order.mdx). */
 const orderLinkId = z.string().regex(/^[A-Za-z0-9_-]{1,36}$/, { message: 'expected 1-36 characters of [A-Za-z0-9_-]' });
-const shard = z.string().regex(/^[a-z0-9-]{1,32}$/, { message: 'expected a shard name of [a-z0-9-]' });
+const shard = z.string().regex(SHARD_NAME, { message: SHARD_NAME_RULE });
 
 export const FillEventV1Schema = z
   .strictObject({
