@@ -6,7 +6,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { RestClientV5, WebsocketClient } from 'bybit-api';
 import { type MarketDataListener, MarketDataFeed, type UnsyncedReason } from '../../src/adapters/bybit/market-data.js';
 import { formatPrice, formatQty, gridCodec } from '../../src/core/instrument.js';
-import type { Lots } from '../../src/core/units.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { BTCUSDT } from '../support/instruments.js';
 import { SILENT_LOGGER, waitFor } from '../support/ws.js';
@@ -50,7 +49,7 @@ async function expectEqualToVenue(feed: MarketDataFeed): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const book = feed.book('BTCUSDT')!;
     const venue = await rest.getOrderbook({ category: 'linear', symbol: 'BTCUSDT', limit: 50 });
-    const local = { b: book.top('Buy', 50).map(([price, size]) => [formatPrice(BTCUSDT, price), formatQty(BTCUSDT, size as Lots)]), a: book.top('Sell', 50).map(([price, size]) => [formatPrice(BTCUSDT, price), formatQty(BTCUSDT, size as Lots)]) };
+    const local = { b: book.top('Buy', 50).map(([price, size]) => [formatPrice(BTCUSDT, price), formatQty(BTCUSDT, size)]), a: book.top('Sell', 50).map(([price, size]) => [formatPrice(BTCUSDT, price), formatQty(BTCUSDT, size)]) };
     if (book.isSynced && JSON.stringify(local) === JSON.stringify({ b: venue.result.b, a: venue.result.a })) return;
     if (attempt > 50) {
       expect(local).toEqual({ b: venue.result.b, a: venue.result.a });
