@@ -1,0 +1,134 @@
+/**
+ * The private stream (order and execution topics, plus dcp.future so that Bybit's disconnect-cancel counts
+ * this connection) and its REST backfill.
+ *
+ * Bybit does not replay private messages after a reconnect (sim/reference/bybit-v5-websocket.md §7), so
+ * after every reconnect, and once at start, the stream is backfilled over REST: executions since the
+ * newest one seen (with an overlap: the consumer applies each execId once) from /v5/execution/list, page
+ * by page, then the open and recently closed orders from /v5/order/realtime. Until the backfill is done the listener is told
+ * the stream is unsynced, and the engine does not trust its positions.
+ */
+import type { RestClientV5, WebsocketClient } from 'bybit-api';
+import { type BybitExecution, BybitMessageError, type BybitOrder, parseExecution, parseOrder } from './messages.js';
+
+export interface PrivateStreamListener {
+  onOrder(order: BybitOrder): void;
+  onExecution(execution: BybitExecution): void;
+  /** The stream may have missed messages (a reconnect): positions are not to be trusted yet. */
+  onUnsynced(reason: string): void;
+  /** Backfill done: everything up to now has been delivered at least once. */
+  onSynced(executionsBackfilled: number): void;
+  /** A message that failed validation; dropped, and counted by the caller. */
+  onMalformed(detail: string): void;
+}
+
+export interface PrivateStreamOptions {
+  readonly client: WebsocketClient;
+  readonly rest: RestClientV5;
+  readonly symbols: readonly string[];
+  readonly clock: () => number;
+  readonly listener: PrivateStreamListener;
+  /** How far back the first backfill reaches, ms (Bybit serves at most 7 days). */
+  readonly initialLookbackMs: number;
+  /** Overlap with the newest execution seen, ms: clocks and ordering are not exact. */
+  readonly overlapMs?: number;
+}
+
+export class PrivateStream {
+  private newestExecTime = 0;
+  private backfilling: Promise<void> | undefined;
+
+  constructor(private readonly options: PrivateStreamOptions) {}
+
+  async start(): Promise<void> {
+    const { client, listener } = this.options;
+    client.on('update', (message: unknown) => {
+      this.onMessage(message);
+    });
+    client.on('reconnected', () => {
+      listener.onUnsynced('the private connection was re-established');
+      // A failed backfill leaves the stream unsynced; the engine's reconciliation calls backfill() again.
+      this.backfill().catch((error: unknown) => {
+        listener.onUnsynced(`backfill failed: ${error instanceof Error ? error.message : 'unknown error'}`);
+      });
+    });
+    void client.subscribeV5(['order', 'execution', 'dcp.future'], 'linear');
+    await this.backfill();
+  }
+
+  private onMessage(message: unknown): void {
+    if (typeof message !== 'object' || message === null) return;
+    const { topic, data } = message as { topic?: unknown; data?: unknown };
+    if ((topic !== 'order' && topic !== 'execution') || !Array.isArray(data)) return;
+    for (const item of data) this.deliver(topic, item);
+  }
+
+  private deliver(kind: 'order' | 'execution', item: unknown): void {
+    const { listener } = this.options;
+    try {
+      if (kind === 'order') listener.onOrder(parseOrder(item));
+      else {
+        const execution = parseExecution(item);
+        this.newestExecTime = Math.max(this.newestExecTime, execution.execTime);
+        listener.onExecution(execution);
+      }
+    } catch (error) {
+      if (!(error instanceof BybitMessageError)) throw error;
+      listener.onMalformed(error.message);
+    }
+  }
+
+  /** Runs one backfill at a time; a reconnect during a backfill waits for it, then backfills again. */
+  backfill(): Promise<void> {
+    const run = async (): Promise<void> => {
+      let delivered = 0;
+      const now = this.options.clock();
+      const since = this.newestExecTime > 0 ? this.newestExecTime - (this.options.overlapMs ?? 5_000) : now - this.options.initialLookbackMs;
+      for (const symbol of this.options.symbols) {
+        delivered += await this.backfillExecutions(symbol, since, now);
+        await this.backfillOrders(symbol);
+      }
+      this.options.listener.onSynced(delivered);
+    };
+    const previous = this.backfilling ?? Promise.resolve();
+    const next = previous.then(run, run);
+    this.backfilling = next.finally(() => {
+      if (this.backfilling === next) this.backfilling = undefined;
+    });
+    return next;
+  }
+
+  private async backfillExecutions(symbol: string, startTime: number, endTime: number): Promise<number> {
+    let cursor: string | undefined;
+    const pages: unknown[][] = [];
+    do {
+      const response = await this.options.rest.getExecutionList({ category: 'linear', symbol, startTime, endTime, limit: 100, ...(cursor && { cursor }) });
+      if (response.retCode !== 0) throw new Error(`execution backfill for ${symbol} failed: ${response.retCode} ${response.retMsg}`);
+      pages.push(response.result.list);
+      cursor = response.result.nextPageCursor || undefined;
+    } while (cursor);
+    // Pages and lists are newest first; deliver oldest first, as the stream would have.
+    const items = pages.flat().reverse();
+    for (const item of items) this.deliver('execution', item);
+    return items.length;
+  }
+
+  /**
+   * Open orders, and the recently closed ones (Bybit keeps the last 500): an order that finished while the
+   * connection was down must reach its final state too. What the consumer already knows changes nothing.
+   */
+  private async backfillOrders(symbol: string): Promise<void> {
+    await this.backfillOrderList(symbol, 0);
+    await this.backfillOrderList(symbol, 1);
+  }
+
+  private async backfillOrderList(symbol: string, openOnly: 0 | 1): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const response = await this.options.rest.getActiveOrders({ category: 'linear', symbol, openOnly, limit: 50, ...(cursor && { cursor }) });
+      if (response.retCode !== 0) throw new Error(`order backfill for ${symbol} failed: ${response.retCode} ${response.retMsg}`);
+      for (const item of response.result.list) this.deliver('order', item);
+      cursor = response.result.nextPageCursor || undefined;
+    } while (cursor);
+  }
+}
