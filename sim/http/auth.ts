@@ -27,7 +27,8 @@ export function hmacHex(secret: string, payload: string): string {
   return createHmac('sha256', secret).update(payload).digest('hex');
 }
 
-function safeEqualHex(expected: string, actual: string): boolean {
+/** Constant-time comparison of two hex signatures. */
+export function safeEqualHex(expected: string, actual: string): boolean {
   const a = Buffer.from(expected, 'utf8');
   const b = Buffer.from(actual, 'utf8');
   return a.length === b.length && timingSafeEqual(a, b);

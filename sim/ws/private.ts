@@ -8,8 +8,8 @@
  * is cancelled with cancelType CancelByDCP. "Gone" is a closed connection (the simulator's choice; Bybit
  * leaves a silent-but-open connection unspecified). An account that never set DCP is never cancelled.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { formatPrice, formatQty, lotsToQty } from '../../src/core/instrument.js';
+import { hmacHex, safeEqualHex } from '../http/auth.js';
 import { averageEntryPrice } from '../../src/core/position.js';
 import type { SimExecution, SimOrder } from '../exchange/exchange.js';
 import { type VenueState, walletJson } from '../http/routes.js';
@@ -29,10 +29,9 @@ const ALL_IN_ONE = new Set(['order', 'execution', 'execution.fast', 'position', 
 const CATEGORISED = new Set(['order.linear', 'execution.linear', 'execution.fast.linear', 'position.linear']);
 const DCP_TOPICS: Readonly<Record<string, string>> = { 'dcp.future': 'DERIVATIVES', 'dcp.spot': 'SPOT', 'dcp.option': 'OPTIONS' };
 
+/** Bybit's WebSocket auth signature: hex HMAC-SHA256 of "GET/realtime" + expires. */
 export function verifyWsSignature(secret: string, expires: number, signature: string): boolean {
-  const expected = Buffer.from(createHmac('sha256', secret).update(`GET/realtime${expires}`).digest('hex'));
-  const actual = Buffer.from(signature.toLowerCase());
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
+  return safeEqualHex(hmacHex(secret, `GET/realtime${expires}`), signature.toLowerCase());
 }
 
 /** Checks an auth frame's args: [apiKey, expires, signature]. */

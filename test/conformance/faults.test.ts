@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { RestClientV5 } from 'bybit-api';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
+import { TRADER } from '../support/sim.js';
 
 let sim: Simulator;
 let client: RestClientV5;
@@ -15,7 +16,7 @@ const admin = async (body?: unknown): Promise<{ status: number; json: Record<str
 
 beforeAll(async () => {
   sim = await startSimulator({ seed: 11 });
-  client = new RestClientV5({ key: 'SIMTRADERKEY0001', secret: 'sim-trader-secret-0001', baseUrl: sim.restUrl });
+  client = new RestClientV5({ ...TRADER, baseUrl: sim.restUrl });
 });
 
 afterAll(async () => {

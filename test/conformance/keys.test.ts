@@ -16,9 +16,8 @@ import { NO_REST_FAULTS, createRestListener } from '../../sim/http/server.js';
 import { seededRandom } from '../../sim/random.js';
 import { KeyStore, NINETY_DAYS_MS, TRADING_PERMISSIONS } from '../../sim/venue/keys.js';
 import { RecentTrades } from '../../sim/venue/market-data.js';
+import { MASTER, TRADER } from '../support/sim.js';
 
-const MASTER = { key: 'SIMMASTERKEY0001', secret: 'sim-master-secret-0001' };
-const TRADER = { key: 'SIMTRADERKEY0001', secret: 'sim-trader-secret-0001' };
 const MASTER_UID = 100000;
 const MM_UID = 100001;
 /** A sub-account of another master: this venue's master must not reach it. */

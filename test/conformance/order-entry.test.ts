@@ -8,10 +8,10 @@ import { type OrderEntry, RestOrderEntry, WebSocketOrderEntry } from '../../src/
 import { gridCodec } from '../../src/core/instrument.js';
 import { lots, ticks } from '../../src/core/units.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
+import { TRADER } from '../support/sim.js';
 import { SILENT_LOGGER, waitFor } from '../support/ws.js';
 import { BTCUSDT } from '../support/instruments.js';
 
-const TRADER = { key: 'SIMTRADERKEY0001', secret: 'sim-trader-secret-0001' };
 let sim: Simulator;
 let rest: RestClientV5;
 let wsApi: WebsocketAPIClient;

@@ -14,10 +14,10 @@ import { createOrder } from '../../src/core/order.js';
 import { lots, ticks } from '../../src/core/units.js';
 import { OrderLinkIds, OrderTracker } from '../../src/engine/tracker.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
+import { TRADER } from '../support/sim.js';
 import { BTCUSDT } from '../support/instruments.js';
 import { SILENT_LOGGER, waitFor } from '../support/ws.js';
 
-const TRADER = { key: 'SIMTRADERKEY0001', secret: 'sim-trader-secret-0001' };
 let sim: Simulator;
 let rest: RestClientV5;
 

@@ -6,9 +6,8 @@ import { RestClientV5 } from 'bybit-api';
 import { dec } from '../../src/core/decimal.js';
 import { lots, ticks } from '../../src/core/units.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
+import { TRADER, READ_ONLY } from '../support/sim.js';
 
-const TRADER = { key: 'SIMTRADERKEY0001', secret: 'sim-trader-secret-0001' };
-const READ_ONLY = { key: 'SIMREADONLYKEY01', secret: 'sim-readonly-secret-01' };
 
 let sim: Simulator;
 let client: RestClientV5;

@@ -11,10 +11,10 @@ import { CircuitBreaker } from '../../src/engine/breaker.js';
 import { RequestLimiter } from '../../src/engine/limiter.js';
 import { OrderRouter, type RouterDeps } from '../../src/engine/router.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
+import { TRADER } from '../support/sim.js';
 import { BTCUSDT } from '../support/instruments.js';
 import { SILENT_LOGGER } from '../support/ws.js';
 
-const TRADER = { key: 'SIMTRADERKEY0001', secret: 'sim-trader-secret-0001' };
 let sim: Simulator;
 let rest: RestClientV5;
 let wsApi: WebsocketAPIClient;

@@ -5,11 +5,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHmac } from 'node:crypto';
 import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
+import { formatPrice, gridCodec } from '../../src/core/instrument.js';
 import { lots, ticks } from '../../src/core/units.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
+import { TRADER, MASTER } from '../support/sim.js';
+import { BTCUSDT } from '../support/instruments.js';
 import { SILENT_LOGGER, rawSocket, waitFor } from '../support/ws.js';
 
-const TRADER = { key: 'SIMTRADERKEY0001', secret: 'sim-trader-secret-0001' };
 
 let sim: Simulator;
 let rest: RestClientV5;
@@ -353,7 +355,7 @@ describe('a venue with a moving market', () => {
       const restClient = new RestClientV5({ ...TRADER, baseUrl: moving.restUrl });
       const best = (await restClient.getOrderbook({ category: 'linear', symbol: 'BTCUSDT', limit: 1 })).result.b[0]![0];
       // Join the best bid one tick better, post-only: first in line for the next seller.
-      const price = (Number(best) + 0.1).toFixed(1);
+      const price = formatPrice(BTCUSDT, ticks(gridCodec(BTCUSDT).priceToTicks(best) + 1));
       const orderLinkId = link();
       expect((await restClient.submitOrder({ category: 'linear', symbol: 'BTCUSDT', side: 'Buy', orderType: 'Limit', qty: '0.001', price, timeInForce: 'PostOnly', orderLinkId })).retCode).toBe(0);
       const fill = () => updates.find((update) => update.topic === 'execution' && (update.data as { orderLinkId: string }[])[0]?.orderLinkId === orderLinkId);
@@ -393,7 +395,7 @@ describe('a venue with a moving market', () => {
 
 describe('key lifecycle across REST and WebSocket', () => {
   it('a sub-account key created by the master trades, and once deleted is refused on its open socket', async () => {
-    const master = new RestClientV5({ key: 'SIMMASTERKEY0001', secret: 'sim-master-secret-0001', baseUrl: sim.restUrl });
+    const master = new RestClientV5({ ...MASTER, baseUrl: sim.restUrl });
     const created = await master.createSubUIDAPIKey({ subuid: 100001, readOnly: 0, permissions: { ContractTrade: ['Order', 'Position'] } });
     expect(created.retCode).toBe(0);
     const { apiKey, secret } = created.result;
