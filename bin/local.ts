@@ -1,17 +1,23 @@
 /**
- * `npm start`: the local stack. Today it brings up the AWS emulator with every resource of the `local`
- * stage and the Bybit venue simulator with a moving market; the engine joins them with the engine issue
- * (see docs/ARCHITECTURE.md). Ctrl-C (or SIGTERM) stops everything it started.
+ * `npm start`: the whole thing on this machine, no internet. It starts the AWS emulator with every
+ * resource of the `local` stage, stores the simulator's trading key in Secrets Manager, starts the Bybit
+ * venue simulator with a moving market, then the engine on config/local.json, and prints one status line
+ * per symbol a second. Ctrl-C (or SIGTERM) stops the engine gracefully (cancel all, confirm), then the rest.
  *
  * An entry point in bin/ because it composes src/ and sim/, which src/ itself may not import.
  */
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { fileURLToPath } from 'node:url';
-import { startSimulator } from '../sim/simulator.js';
+import { DEFAULT_KEYS, startSimulator } from '../sim/simulator.js';
+import { type EngineProcess, startEngineProcess } from '../src/app/engine-process.js';
+import { statusLines } from '../src/app/status-line.js';
+import { loadConfig } from '../src/config/config.js';
 import { ensureMotoVenv, startMoto } from '../src/local/moto.js';
 import { createAwsClients, destroyAwsClients, provisionStage } from '../src/local/provision.js';
 
 const STAGE = 'local';
 const REGION = 'ap-southeast-1';
+const TRADER_KEY = 'SIMTRADERKEY0001';
 
 async function main(): Promise<void> {
   const venvDir = fileURLToPath(new URL('../.venv', import.meta.url));
@@ -21,31 +27,55 @@ async function main(): Promise<void> {
   const moto = await startMoto({ motoServer });
   const clients = createAwsClients({ endpoint: moto.endpoint, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   let stopping = false;
+  const started: { engine?: EngineProcess } = {};
   let stopVenue: () => Promise<void> = () => Promise.resolve();
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping the local stack`);
+    console.log(`\n${signal}: stopping the engine (cancel all, confirm), then the local stack`);
+    const report = await started.engine?.stop(signal);
+    if (report) console.log(`engine stopped ${report.clean ? 'clean: no open orders at the venue' : `with ${report.remainingOpenOrders} orders possibly open`} (${report.elapsedMs} ms)`);
     destroyAwsClients(clients);
     await stopVenue();
     await moto.stop();
-    process.exit(0);
+    process.exit(report && !report.clean ? 1 : 0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
-  const { names, queueUrls } = await provisionStage(clients, STAGE);
+  const { names } = await provisionStage(clients, STAGE);
+  const trader = DEFAULT_KEYS.find((key) => key.apiKey === TRADER_KEY);
+  if (!trader) throw new Error(`the simulator has no key ${TRADER_KEY}`);
+  await clients.secrets.send(new PutSecretValueCommand({ SecretId: names.secrets.tradingKey, SecretString: JSON.stringify({ apiKey: trader.apiKey, apiSecret: trader.secret, keyId: 'sim-trader' }) }));
   const venue = await startSimulator({ seed: 1, market: { autoStart: true } });
   stopVenue = () => venue.close();
   console.log(`AWS emulator   ${moto.endpoint}  (region ${REGION}, any credentials)`);
-  console.log(`tables         ${Object.values(names.tables).join(', ')}`);
-  console.log(`event bus      ${names.eventBus}`);
-  console.log(`queues         ${Object.values(queueUrls).join('\n               ')}`);
-  console.log(`secrets        ${Object.values(names.secrets).join(', ')}`);
   console.log(`Bybit venue    ${venue.restUrl}  (simulator; WebSocket ${venue.wsUrls.public.replace('/v5/public/linear', '/v5/...')})`);
-  console.log('               keys: SIMTRADERKEY0001 / sim-trader-secret-0001 (see sim/README.md)');
-  console.log('engine: not built yet (issue 4). Ctrl-C stops.');
-  console.log(`try: AWS_ENDPOINT_URL=${moto.endpoint} AWS_REGION=${REGION} AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws dynamodb list-tables`);
+
+  // The simulator's ports are picked at start, so its URLs come in as environment overrides.
+  const { config } = loadConfig({
+    file: fileURLToPath(new URL('../config/local.json', import.meta.url)),
+    env: {
+      ...process.env,
+      MMRB__VENUE__RESTURL: venue.restUrl,
+      MMRB__VENUE__WSPUBLICURL: venue.wsUrls.public,
+      MMRB__VENUE__WSPRIVATEURL: venue.wsUrls.private,
+      MMRB__VENUE__WSTRADEURL: venue.wsUrls.trade,
+    },
+  });
+  const engine = await startEngineProcess({
+    config,
+    secrets: clients.secrets,
+    // JSON logs of warnings and errors go to stderr; the status lines are the view here.
+    logSink: (line) => {
+      if (!line.includes('"level":"debug"') && !line.includes('"level":"info"')) process.stderr.write(`${line}\n`);
+    },
+  });
+  started.engine = engine;
+  console.log(`engine         shard ${config.shard}, health ${engine.healthUrl}/status. Ctrl-C stops.`);
+  setInterval(() => {
+    for (const line of statusLines(engine.engine.status(), new Date())) console.log(line);
+  }, config.engine.statusIntervalMs);
 }
 
 main().catch((error: unknown) => {

@@ -105,6 +105,8 @@ export interface Simulator {
   readonly accounts: ReadonlyMap<string, SimAccountSpec>;
   /** Market generators by symbol (empty unless `market` was given). */
   readonly markets: ReadonlyMap<string, MarketGenerator>;
+  /** Requests refused because a client overran its own quota (not by the storm fault), by path, and IP bans imposed. */
+  limitStats(): { readonly uidRefusals: Readonly<Record<string, number>>; readonly ipBans: number };
   /** The venue's current time (ms), including any clock skew. */
   now(): number;
   close(): Promise<void>;
@@ -162,12 +164,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
   const routes = [...buildRoutes(state, rawBySymbol), ...keyRoutes].map((route) => (route.perSecond === undefined ? route : { ...route, perSecond: route.perSecond * scale }));
   const limits = new UidLimits(routes.flatMap((route) => (route.perSecond === undefined ? [] : [[route.path, route.perSecond] as const])));
+  const ipLimiter = new IpLimiter(ipLimit.limit, ipLimit.windowMs, ipLimit.banMs);
   const listener = createRestListener({
     routes,
     limits,
     keys,
     serverTime: now,
-    ipLimiter: new IpLimiter(ipLimit.limit, ipLimit.windowMs, ipLimit.banMs),
+    ipLimiter,
     faults,
     adminFaults: faults as unknown as Record<string, unknown>,
     adminActions: {
@@ -244,6 +247,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     faults,
     accounts,
     markets,
+    limitStats: () => ({ uidRefusals: Object.fromEntries(limits.refusals), ipBans: ipLimiter.bansImposed }),
     now,
     close: () =>
       new Promise<void>((resolve, reject) => {

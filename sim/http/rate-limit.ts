@@ -59,6 +59,9 @@ export class IpLimiter {
     this.window = new RollingWindow(limit, windowMs);
   }
 
+  /** IP bans imposed so far: a client that respects the limit never earns one. */
+  bansImposed = 0;
+
   check(ip: string, now: number): IpDecision {
     const bannedUntil = this.bans.get(ip);
     if (bannedUntil !== undefined) {
@@ -68,6 +71,7 @@ export class IpLimiter {
     if (this.window.take(ip, 1, now).admitted === 1) return { allowed: true };
     const until = now + this.banMs;
     this.bans.set(ip, until);
+    this.bansImposed += 1;
     return { allowed: false, bannedUntil: until };
   }
 }
@@ -84,8 +88,13 @@ export class UidLimits {
   }
 
   /** undefined when the path has no per-UID limit. */
+  /** Requests refused (wholly or in part) because the account's own quota was spent, by path; a storm fault is not counted. */
+  readonly refusals = new Map<string, number>();
+
   take(path: string, uid: number, units: number, now: number): WindowDecision | undefined {
-    return this.windows.get(path)?.take(String(uid), units, now);
+    const decision = this.windows.get(path)?.take(String(uid), units, now);
+    if (decision && decision.admitted < units) this.refusals.set(path, (this.refusals.get(path) ?? 0) + 1);
+    return decision;
   }
 
   limitOf(path: string): number | undefined {

@@ -140,6 +140,8 @@ const RouterSchema = z
     breakerFailures: positiveInt().default(5),
     /** How long an open breaker refuses requests before trying one, in milliseconds. */
     breakerCooldownMs: positiveInt().default(10_000),
+    /** Share of each venue rate limit left unused, as a margin for requests that arrive late and together, in percent. */
+    rateLimitHeadroomPercent: z.int().min(0).max(50).default(20),
     /** Send orders over the trade WebSocket, with REST as fallback; false uses REST only. */
     preferWebSocket: z.boolean().default(true),
   })

@@ -121,6 +121,11 @@ export class EdgeMonitor {
     return breakdown;
   }
 
+  /** Whether some fill still waits for a markout (otherwise a mid changes nothing and need not be computed). */
+  get awaitingMarkouts(): boolean {
+    return this.pending.length > 0;
+  }
+
   /** A mid observed at `time`: settles every markout whose horizon has passed. */
   observeMid(time: number, mid: Decimal): void {
     const longest = this.horizonsMs.length - 1;
@@ -170,6 +175,11 @@ export class EdgeMonitor {
       netPnl: this.netPnl,
       peakNetPnl: this.peakNetPnl,
     };
+  }
+
+  /** Measures the drawdown from the current net PnL again (an operator unfroze after a drawdown freeze). */
+  resetPeak(): void {
+    this.peakNetPnl = this.netPnl;
   }
 
   /** Whether to freeze, and why. */

@@ -14,6 +14,11 @@ export interface LimiterPolicy {
   readonly ipWindowMs: number;
   /** ... shared by this many tasks behind one address. */
   readonly tasksSharingIp: number;
+  /**
+   * Share of every limit left unused, in percent. The venue counts a request when it arrives, not when it
+   * was sent: a request held up (a reconnecting socket, a slow path) can land together with later ones.
+   */
+  readonly headroomPercent?: number;
 }
 
 interface EndpointState {
@@ -36,7 +41,11 @@ export class RequestLimiter {
   }
 
   private get ipShare(): number {
-    return Math.max(1, Math.floor(this.policy.ipBudget / this.policy.tasksSharingIp));
+    return this.usable(Math.max(1, Math.floor(this.policy.ipBudget / this.policy.tasksSharingIp)));
+  }
+
+  private usable(limit: number): number {
+    return Math.max(1, Math.floor((limit * (100 - (this.policy.headroomPercent ?? 0))) / 100));
   }
 
   /** ms to wait before `units` requests (a batch counts its orders) may go to `endpoint`; 0 means now. */
@@ -45,8 +54,9 @@ export class RequestLimiter {
     prune(state.sent, now - 1_000);
     prune(this.ipSent, now - this.policy.ipWindowMs);
     let wait = Math.max(0, state.blockedUntil - now);
-    if (state.sent.length + units > state.limit) {
-      const freeing = state.sent[state.sent.length + units - state.limit - 1];
+    const limit = this.usable(state.limit);
+    if (state.sent.length + units > limit) {
+      const freeing = state.sent[state.sent.length + units - limit - 1];
       wait = Math.max(wait, freeing === undefined ? 1_000 : freeing + 1_000 - now);
     }
     if (this.ipSent.length + 1 > this.ipShare) {

@@ -18,10 +18,10 @@ export interface VenueOpenOrder {
   readonly report: VenueOrderReport;
 }
 
-export interface ReconcileInput {
+export interface ReconcileInput<T extends VenueOpenOrder = VenueOpenOrder> {
   readonly symbol: string;
   /** The venue's open orders of the symbol. */
-  readonly venueOpen: readonly VenueOpenOrder[];
+  readonly venueOpen: readonly T[];
   /** The engine's orders of the symbol, open or not. */
   readonly local: readonly Order[];
   /** The venue's signed position in lots, and the engine's. */
@@ -32,30 +32,30 @@ export interface ReconcileInput {
   readonly cancelUnknownOrders: boolean;
 }
 
-export interface ReconcilePlan {
+export interface ReconcilePlan<T extends VenueOpenOrder = VenueOpenOrder> {
   /** Venue reports to apply to orders both sides know. */
-  readonly apply: readonly VenueOpenOrder[];
+  readonly apply: readonly T[];
   /** Orders to cancel at the venue by orderLinkId (unknown to us, and policy says cancel). */
-  readonly cancel: readonly VenueOpenOrder[];
+  readonly cancel: readonly T[];
   /** Our orders from an earlier generation to track (policy says keep). */
-  readonly adopt: readonly VenueOpenOrder[];
+  readonly adopt: readonly T[];
   /** Orders open here that the venue does not list as open: query each until known. */
   readonly query: readonly string[];
   /** Foreign open orders left alone (not ours, and policy says keep). */
-  readonly ignore: readonly VenueOpenOrder[];
+  readonly ignore: readonly T[];
   readonly positionMismatchLots: bigint;
   /** The symbol may quote only when nothing is left to establish. */
   readonly canQuote: boolean;
   readonly findings: readonly string[];
 }
 
-export function reconcile(input: ReconcileInput): ReconcilePlan {
+export function reconcile<T extends VenueOpenOrder>(input: ReconcileInput<T>): ReconcilePlan<T> {
   const localById = new Map(input.local.map((order) => [order.intent.orderLinkId, order]));
   const venueIds = new Set(input.venueOpen.map((entry) => entry.orderLinkId));
-  const apply: VenueOpenOrder[] = [];
-  const cancel: VenueOpenOrder[] = [];
-  const adopt: VenueOpenOrder[] = [];
-  const ignore: VenueOpenOrder[] = [];
+  const apply: T[] = [];
+  const cancel: T[] = [];
+  const adopt: T[] = [];
+  const ignore: T[] = [];
   const findings: string[] = [];
 
   for (const entry of input.venueOpen) {

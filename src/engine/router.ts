@@ -1,6 +1,6 @@
 /**
- * The order router: sends creates, amends and cancels so that an order is never created twice and no
- * outcome is invented.
+ * The order router: sends creates, amends and cancels, one at a time or amends and cancels in batches, so
+ * that an order is never created twice and no outcome is invented.
  *
  *   accepted        the venue acknowledged the request.
  *   rejected        the venue refused it for good (after retries, if the error was "not now").
@@ -14,9 +14,16 @@
  * retry fail with 110072, which is again settled by a query. Before every request the limiter is asked how
  * long to wait, so the engine queues rather than being refused. The primary transport is the order-entry
  * WebSocket; after a lost answer the next attempt goes over REST.
+ *
+ * A batch is split into requests of at most BYBIT_LINEAR_MAX_BATCH_ORDERS items, and each item gets the
+ * outcome a single request would have given it: the items refused with "not now" (and those whose cancel is
+ * found still open after a lost answer) are sent again together, as a smaller batch, after one backoff; the
+ * others are settled. A batch request counts its items against the batch endpoint's own quota (Bybit: batch
+ * endpoints count orders and do not share the single endpoints' limit), and the breaker, consulted before
+ * each request, records one success or failure per request: a failure when any item failed.
  */
 import { type VenueOrderReport, isTerminalStatus } from '../core/order.js';
-import type { AmendParams, CancelParams, CreateParams, EntryResult, OrderEntry } from '../ports/order-entry.js';
+import type { AmendParams, BatchEntryResult, CancelParams, CreateParams, EntryOutcome, EntryResult, OrderEntry } from '../ports/order-entry.js';
 import type { CircuitBreaker } from './breaker.js';
 import type { RequestLimiter } from './limiter.js';
 import { type BackoffPolicy, backoffDelayMs, classifyRetCode } from './retry.js';
@@ -47,71 +54,192 @@ export interface RouterDeps {
   readonly statusQueryAttempts: number;
 }
 
+/**
+ * Bybit: at most 20 orders per batch amend or cancel request for linear (docs/v5/order/batch-amend.mdx,
+ * batch-cancel.mdx; 10 before 2025-02-20, see sim/reference/bybit-v5-rest.md §2.3 and §4.5).
+ */
+export const BYBIT_LINEAR_MAX_BATCH_ORDERS = 20;
+
 type Operation = 'create' | 'amend' | 'cancel';
 
 /** Bybit: the orderLinkId already exists, i.e. an earlier attempt landed. */
 const DUPLICATE_ORDER_LINK_ID = 110072;
 
+const BLOCKED: RouterResult = { kind: 'blocked', reason: 'the circuit breaker is open' };
+
+interface OrderRef {
+  readonly symbol: string;
+  readonly orderLinkId: string;
+}
+
+/** Sends items (one, or a batch) over an entry: one outcome per item, in order. */
+type Send<P> = (entry: OrderEntry, items: readonly P[]) => Promise<BatchEntryResult>;
+
+/** An item still to be sent, with the entry its next attempt goes over. */
+interface Pending<P> {
+  readonly index: number;
+  readonly params: P;
+  readonly entry: OrderEntry;
+}
+
+/** The items in order, grouped by the entry they go over (one request per entry). */
+function byEntry<P>(items: readonly Pending<P>[]): Pending<P>[][] {
+  const groups = new Map<OrderEntry, Pending<P>[]>();
+  for (const item of items) {
+    const group = groups.get(item.entry);
+    if (group) group.push(item);
+    else groups.set(item.entry, [item]);
+  }
+  return [...groups.values()];
+}
+
+function asBatch({ outcome, limits }: EntryResult): BatchEntryResult {
+  return { outcomes: [outcome], ...(limits && { limits }) };
+}
+
 export class OrderRouter {
   constructor(private readonly deps: RouterDeps) {}
 
   create(params: CreateParams): Promise<RouterResult> {
-    return this.send('create', params.symbol, params.orderLinkId, (entry) => entry.create(params));
+    return this.sendOne('create', params, async (entry) => asBatch(await entry.create(params)));
   }
 
   amend(params: AmendParams): Promise<RouterResult> {
-    return this.send('amend', params.symbol, params.orderLinkId, (entry) => entry.amend(params));
+    return this.sendOne('amend', params, async (entry) => asBatch(await entry.amend(params)));
   }
 
   cancel(params: CancelParams): Promise<RouterResult> {
-    return this.send('cancel', params.symbol, params.orderLinkId, (entry) => entry.cancel(params));
+    return this.sendOne('cancel', params, async (entry) => asBatch(await entry.cancel(params)));
   }
 
-  private async send(operation: Operation, symbol: string, orderLinkId: string, request: (entry: OrderEntry) => Promise<EntryResult>): Promise<RouterResult> {
+  /** Amends many orders: one result per item, in order. */
+  amendBatch(params: readonly AmendParams[]): Promise<RouterResult[]> {
+    return this.sendBatch('amend', params, (entry, items) => entry.amendBatch(items));
+  }
+
+  /** Cancels many orders: one result per item, in order. */
+  cancelBatch(params: readonly CancelParams[]): Promise<RouterResult[]> {
+    return this.sendBatch('cancel', params, (entry, items) => entry.cancelBatch(items));
+  }
+
+  private async sendOne<P extends OrderRef>(operation: Operation, params: P, send: Send<P>): Promise<RouterResult> {
+    const [result] = await this.send(operation, operation, [params], send);
+    if (!result) throw new Error('order router: no result for a single request');
+    return result;
+  }
+
+  private async sendBatch<P extends OrderRef>(operation: 'amend' | 'cancel', params: readonly P[], send: Send<P>): Promise<RouterResult[]> {
+    // Bybit's batch endpoints have their own quota, counted in orders (rate-limit.mdx, "Instructions for batch
+    // endpoints"): the limiter keeps them apart from the single endpoints, as 'amend-batch' and 'cancel-batch'.
+    const results: RouterResult[] = [];
+    for (let start = 0; start < params.length; start += BYBIT_LINEAR_MAX_BATCH_ORDERS) {
+      results.push(...(await this.send(operation, `${operation}-batch`, params.slice(start, start + BYBIT_LINEAR_MAX_BATCH_ORDERS), send)));
+    }
+    return results;
+  }
+
+  /**
+   * Sends the items (at most one batch) until each is settled. Round `attempt` sends every item still
+   * pending, one request per entry; the items to try again wait one backoff and go in the next round.
+   */
+  private async send<P extends OrderRef>(operation: Operation, endpoint: string, params: readonly P[], send: Send<P>): Promise<RouterResult[]> {
     const { deps } = this;
-    let entry = deps.primary;
-    for (let attempt = 1; ; attempt++) {
-      if (!deps.breaker.allow(deps.clock())) return { kind: 'blocked', reason: 'the circuit breaker is open' };
-      const wait = deps.limiter.waitMs(operation, 1, deps.clock());
-      if (wait > 0) await deps.sleep(wait);
-      deps.limiter.record(operation, 1, deps.clock());
-      const { outcome, limits } = await request(entry);
-      if (limits) deps.limiter.observeHeaders(operation, limits.limit, limits.remaining, limits.resetAt, deps.clock());
-      const retriesLeft = attempt <= deps.backoff.maxRetries;
-
-      if (outcome.kind === 'accepted') {
-        deps.breaker.recordSuccess();
-        return { kind: 'accepted', orderId: outcome.orderId };
-      }
-
-      if (outcome.kind === 'rejected') {
-        // A retried create that finds its own orderLinkId: the earlier attempt landed.
-        if (operation === 'create' && outcome.retCode === DUPLICATE_ORDER_LINK_ID && attempt > 1) return this.resolve(symbol, orderLinkId);
-        const errorClass = classifyRetCode(outcome.retCode);
-        if (errorClass === 'final') {
-          // The venue answered: the path works, the request was wrong.
-          deps.breaker.recordSuccess();
-          return { kind: 'rejected', retCode: outcome.retCode, retMsg: outcome.retMsg };
+    const results: (RouterResult | undefined)[] = params.map(() => undefined);
+    let pending: Pending<P>[] = params.map((item, index) => ({ index, params: item, entry: deps.primary }));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const again: Pending<P>[] = [];
+      for (const group of byEntry(pending)) {
+        if (!deps.breaker.allow(deps.clock())) {
+          for (const item of group) results[item.index] = BLOCKED;
+          continue;
         }
-        if (errorClass === 'auth') await deps.refreshCredentials();
-        else deps.breaker.recordFailure(deps.clock());
-        if (!retriesLeft) return { kind: 'rejected', retCode: outcome.retCode, retMsg: outcome.retMsg };
-        await deps.sleep(backoffDelayMs(deps.backoff, attempt, deps.random));
+        again.push(...(await this.request(operation, endpoint, group, send, attempt, results)));
+      }
+      pending = again.sort((a, b) => a.index - b.index);
+      if (pending.length > 0) await deps.sleep(backoffDelayMs(deps.backoff, attempt, deps.random));
+    }
+    return results.map((result) => {
+      if (!result) throw new Error('order router: an item was left without a result');
+      return result;
+    });
+  }
+
+  /** One request for `group` (all on the same entry): settles what it can in `results`, returns what to send again. */
+  private async request<P extends OrderRef>(
+    operation: Operation,
+    endpoint: string,
+    group: readonly Pending<P>[],
+    send: Send<P>,
+    attempt: number,
+    results: (RouterResult | undefined)[],
+  ): Promise<Pending<P>[]> {
+    const { deps } = this;
+    const chosen = group[0]?.entry ?? deps.primary;
+    const entry = chosen.isAvailable?.() === false ? deps.fallback : chosen;
+    // Asked again after every wait: other requests may have taken the room meanwhile. Recorded at once
+    // after a zero wait, with no await between, so nothing else can slip in.
+    for (let wait = deps.limiter.waitMs(endpoint, group.length, deps.clock()); wait > 0; wait = deps.limiter.waitMs(endpoint, group.length, deps.clock())) await deps.sleep(wait);
+    deps.limiter.record(endpoint, group.length, deps.clock());
+    const { outcomes, limits } = await send(entry, group.map((item) => item.params));
+    if (limits) deps.limiter.observeHeaders(endpoint, limits.limit, limits.remaining, limits.resetAt, deps.clock());
+    const retriesLeft = attempt <= deps.backoff.maxRetries;
+
+    const again: Pending<P>[] = [];
+    /** Items whose fate only a status query can tell; `resend` when a lost answer may be sent again. */
+    const toQuery: { readonly item: Pending<P>; readonly resend: boolean }[] = [];
+    let answered = false;
+    let failed = false;
+    let authError = false;
+    for (const [position, item] of group.entries()) {
+      const outcome: EntryOutcome = outcomes[position] ?? { kind: 'unknown', reason: 'no outcome for this item' };
+      if (outcome.kind === 'accepted') {
+        answered = true;
+        results[item.index] = { kind: 'accepted', orderId: outcome.orderId };
         continue;
       }
+      if (outcome.kind === 'unknown') {
+        // Never retry blind: ask the venue what happened to this orderLinkId.
+        failed = true;
+        toQuery.push({ item, resend: true });
+        continue;
+      }
+      // A retried create that finds its own orderLinkId: the earlier attempt landed.
+      if (operation === 'create' && outcome.retCode === DUPLICATE_ORDER_LINK_ID && attempt > 1) {
+        toQuery.push({ item, resend: false });
+        continue;
+      }
+      const rejected: RouterResult = { kind: 'rejected', retCode: outcome.retCode, retMsg: outcome.retMsg };
+      const errorClass = classifyRetCode(outcome.retCode);
+      if (errorClass === 'final') {
+        // The venue answered: the path works, the request was wrong.
+        answered = true;
+        results[item.index] = rejected;
+        continue;
+      }
+      if (errorClass === 'auth') authError = true;
+      else failed = true;
+      if (retriesLeft) again.push(item);
+      else results[item.index] = rejected;
+    }
 
-      // Unknown: never retry blind. Ask the venue what happened to this orderLinkId.
-      deps.breaker.recordFailure(deps.clock());
-      const resolved = await this.resolve(symbol, orderLinkId);
-      if (resolved.kind !== 'resolved') return resolved;
+    if (failed) deps.breaker.recordFailure(deps.clock());
+    else if (answered) deps.breaker.recordSuccess();
+    if (authError) await deps.refreshCredentials();
+
+    const settled = await Promise.all(toQuery.map(({ item }) => this.resolve(item.params.symbol, item.params.orderLinkId)));
+    for (const [position, { item, resend }] of toQuery.entries()) {
+      const resolved = settled[position] ?? { kind: 'unresolved', reason: `status of ${item.params.orderLinkId} not queried` };
       // Send again only where the venue's state says the request has not taken effect: a create that
       // did not land, a cancel whose order is still open. An amend is the strategy's to redo.
-      const report = resolved.report;
-      const again = operation === 'create' ? report === undefined : operation === 'cancel' && report !== undefined && !isTerminalStatus(report.status);
-      if (!again || !retriesLeft) return resolved;
-      entry = deps.fallback;
-      await deps.sleep(backoffDelayMs(deps.backoff, attempt, deps.random));
+      const report = resolved.kind === 'resolved' ? resolved.report : undefined;
+      const sendAgain =
+        resend &&
+        resolved.kind === 'resolved' &&
+        (operation === 'create' ? report === undefined : operation === 'cancel' && report !== undefined && !isTerminalStatus(report.status));
+      if (sendAgain && retriesLeft) again.push({ ...item, entry: deps.fallback });
+      else results[item.index] = resolved;
     }
+    return again;
   }
 
   /** Queries the order until the venue answers, a bounded number of times. */

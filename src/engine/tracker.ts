@@ -15,7 +15,7 @@ import type { Lots, Side, Ticks } from '../core/units.js';
 
 const MAX_ORDER_LINK_ID = 36;
 const ORDER_LINK_ID = /^[A-Za-z0-9_-]+$/;
-/** Room kept for the epoch and the sequence: 6 and 8 base-36 digits, and two dashes. */
+/** Room kept for the epoch and the sequence: 7 base-36 digits each (an epoch in deciseconds lasts to 2190), and two dashes. */
 const SUFFIX_ROOM = 16;
 
 export class OrderLinkIds {
@@ -28,7 +28,7 @@ export class OrderLinkIds {
     if (!ORDER_LINK_ID.test(shard) || shard.length > MAX_ORDER_LINK_ID - SUFFIX_ROOM) {
       throw new Error(`shard ${JSON.stringify(shard)} cannot prefix an orderLinkId: at most ${MAX_ORDER_LINK_ID - SUFFIX_ROOM} of [A-Za-z0-9_-]`);
     }
-    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new Error(`epoch must be a non-negative integer, got ${epoch}`);
+    if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch >= 36 ** 7) throw new Error(`epoch must be an integer in [0, 36^7), got ${epoch}`);
   }
 
   next(): string {
@@ -36,9 +36,10 @@ export class OrderLinkIds {
     return `${this.shard}-${this.epoch.toString(36)}-${this.sequence.toString(36)}`;
   }
 
-  /** Whether an orderLinkId was minted by some generation of this shard. */
+  /** Whether an orderLinkId was minted by some generation of this shard (shard `a` does not claim shard `a-b`'s). */
   isOurs(orderLinkId: string): boolean {
-    return orderLinkId.startsWith(`${this.shard}-`);
+    if (!orderLinkId.startsWith(`${this.shard}-`)) return false;
+    return /^[0-9a-z]{1,7}-[0-9a-z]+$/.test(orderLinkId.slice(this.shard.length + 1));
   }
 }
 
@@ -56,14 +57,25 @@ export type TrackerOutcome =
 export class OrderTracker {
   private readonly orders = new Map<string, Order>();
   private readonly slots = new Map<string, QuoteSlot>();
+  /** orderLinkIds of the open orders, by symbol: the hot path looks at these, not at every order kept. */
+  private readonly open = new Map<string, Set<string>>();
   private readonly ledger = new ExecutionLedger();
   /** Refused events, by code: reported in the status and metrics. */
   readonly illegalTransitions = new Map<string, number>();
 
-  /** Starts tracking an order as it is sent. */
-  register(order: Order, slot: QuoteSlot): void {
+  /** Starts tracking an order as it is sent (or, with no slot, one found at the venue that nothing quotes with). */
+  register(order: Order, slot?: QuoteSlot): void {
     this.orders.set(order.intent.orderLinkId, order);
-    this.slots.set(order.intent.orderLinkId, slot);
+    if (slot) this.slots.set(order.intent.orderLinkId, slot);
+    this.indexOpen(order);
+  }
+
+  private indexOpen(order: Order): void {
+    const { symbol, orderLinkId } = order.intent;
+    let ids = this.open.get(symbol);
+    if (!ids) this.open.set(symbol, (ids = new Set()));
+    if (isOrderOpen(order)) ids.add(orderLinkId);
+    else ids.delete(orderLinkId);
   }
 
   get(orderLinkId: string): Order | undefined {
@@ -79,8 +91,10 @@ export class OrderTracker {
       this.illegalTransitions.set(result.error.code, (this.illegalTransitions.get(result.error.code) ?? 0) + 1);
       return { kind: 'illegal', error: result.error };
     }
+    // The slot is kept after the order closes: a report that reopens it (a create thought lost that landed
+    // after all) puts it back where the planner sees it.
     this.orders.set(orderLinkId, result.order);
-    if (!isOrderOpen(result.order)) this.slots.delete(orderLinkId);
+    this.indexOpen(result.order);
     return { kind: result.effect === 'applied' ? 'applied' : 'unchanged', order: result.order };
   }
 
@@ -104,16 +118,55 @@ export class OrderTracker {
 
   /** Orders still open at the venue or on their way there, of one symbol. */
   openOrders(symbol: string): Order[] {
-    return [...this.orders.values()].filter((order) => order.intent.symbol === symbol && isOrderOpen(order));
+    const open: Order[] = [];
+    for (const orderLinkId of this.open.get(symbol) ?? []) {
+      const order = this.orders.get(orderLinkId);
+      if (order) open.push(order);
+    }
+    return open;
+  }
+
+  /** Every order of the symbol, open or not (reconciliation compares them with the venue's). */
+  ordersOf(symbol: string): Order[] {
+    return [...this.orders.values()].filter((order) => order.intent.symbol === symbol);
+  }
+
+  slotOf(orderLinkId: string): QuoteSlot | undefined {
+    return this.slots.get(orderLinkId);
+  }
+
+  /**
+   * Open orders the planner does not manage: a second open order in a slot (the newest stays), or one with
+   * no slot. The engine cancels them; they can only come from a create thought lost that landed after all.
+   */
+  surplusOrders(symbol: string): Order[] {
+    const bySlot = new Map<string, Order>();
+    const surplus: Order[] = [];
+    for (const order of this.openOrders(symbol)) {
+      const slot = this.slots.get(order.intent.orderLinkId);
+      if (!slot) {
+        surplus.push(order);
+        continue;
+      }
+      const key = `${slot.side}:${slot.level}`;
+      const held = bySlot.get(key);
+      if (!held) bySlot.set(key, order);
+      else if (held.intent.createdAt <= order.intent.createdAt) {
+        surplus.push(held);
+        bySlot.set(key, order);
+      } else surplus.push(order);
+    }
+    return surplus;
   }
 
   /** Open quotes in the planner's terms. Orders with an operation in flight are left out: they are busy. */
   restingQuotes(symbol: string): RestingQuote[] {
     const quotes: RestingQuote[] = [];
+    const surplus = new Set(this.surplusOrders(symbol));
     for (const order of this.openOrders(symbol)) {
       const slot = this.slots.get(order.intent.orderLinkId);
       const status = orderStatus(order);
-      if (!slot || status === 'PendingCancel' || status === 'PendingAmend') continue;
+      if (!slot || surplus.has(order) || status === 'PendingCancel' || status === 'PendingAmend') continue;
       quotes.push({ orderLinkId: order.intent.orderLinkId, side: slot.side, level: slot.level, priceTicks: workingPriceTicks(order), qtyLots: unfilledLots(order) });
     }
     return quotes;
@@ -156,6 +209,7 @@ export class OrderTracker {
     for (const [orderLinkId, order] of this.orders) {
       if (!isOrderOpen(order) && (order.venue?.updatedTime ?? order.intent.createdAt) < before) {
         this.orders.delete(orderLinkId);
+        this.slots.delete(orderLinkId);
         pruned += 1;
       }
     }

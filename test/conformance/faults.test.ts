@@ -95,3 +95,23 @@ describe('WebSocket faults from the admin endpoint', () => {
     expect(JSON.stringify(await response.json())).toMatch(/ms/);
   });
 });
+
+describe('rate-limit accounting', () => {
+  it('counts refusals a client earned by overrunning its quota, by path, but not those of a storm', async () => {
+    const venue = await startSimulator({ seed: 12 });
+    try {
+      const rest = new RestClientV5({ ...TRADER, baseUrl: venue.restUrl });
+      venue.faults.rateLimitStorm = true;
+      expect((await rest.getActiveOrders({ category: 'linear', symbol: 'BTCUSDT' })).retCode).toBe(10006);
+      expect(venue.limitStats()).toEqual({ uidRefusals: {}, ipBans: 0 });
+      venue.faults.rateLimitStorm = false;
+      // Bybit's default tier: 5 fee-rate requests a second; the sixth and later in the same second are refused.
+      const codes = await Promise.all(Array.from({ length: 8 }, async () => (await rest.getFeeRate({ category: 'linear', symbol: 'BTCUSDT' })).retCode));
+      const refused = codes.filter((code) => code === 10006).length;
+      expect(refused).toBeGreaterThan(0);
+      expect(venue.limitStats()).toEqual({ uidRefusals: { '/v5/account/fee-rate': refused }, ipBans: 0 });
+    } finally {
+      await venue.close();
+    }
+  });
+});

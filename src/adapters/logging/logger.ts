@@ -5,16 +5,9 @@
  * The engine creates one logger and passes it to whatever needs it; there is no global instance.
  */
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import type { LogFields, LogLevel, Logger } from '../../ports/logger.js';
 
-export type LogFields = Readonly<Record<string, unknown>>;
-
-export interface Logger {
-  debug(message: string, fields?: LogFields): void;
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
-}
+export type { LogFields, LogLevel, Logger } from '../../ports/logger.js';
 
 export interface LoggerOptions {
   readonly serviceName: string;

@@ -71,6 +71,18 @@ describe('request limiter', () => {
     expect(limiter.waitMs('create', 1, 1_101)).toBe(0);
   });
 
+  it('leaves the configured headroom of every limit unused', () => {
+    const limiter = new RequestLimiter({ ...policy, headroomPercent: 20 });
+    for (let index = 0; index < 8; index++) {
+      expect(limiter.waitMs('create', 1, index)).toBe(0);
+      limiter.record('create', 1, index);
+    }
+    expect(limiter.waitMs('create', 1, 10)).toBe(990);
+    limiter.observeHeaders('amend', 20, 20, 1_000, 0);
+    for (let index = 0; index < 16; index++) limiter.record('amend', 1, 0);
+    expect(limiter.waitMs('amend', 1, 1)).toBe(999);
+  });
+
   it('counts a batch by its orders', () => {
     const limiter = new RequestLimiter(policy);
     limiter.record('amend-batch', 8, 0);

@@ -13,6 +13,9 @@ describe('orderLinkIds', () => {
     expect(minted.every((id) => /^[A-Za-z0-9_-]{1,36}$/.test(id))).toBe(true);
     expect(ids.isOurs('shard-a-17-5')).toBe(true);
     expect(ids.isOurs('shard-b-1-1')).toBe(false);
+    // A shard whose name extends ours is not ours.
+    expect(new OrderLinkIds('shard', 1).isOurs('shard-a-17-5')).toBe(false);
+    expect(new OrderLinkIds('shard', 1).isOurs('shard-17-5')).toBe(true);
     const longest = new OrderLinkIds('s'.repeat(20), 2_000_000_000);
     for (let index = 0; index < 10; index++) longest.next();
     expect(longest.next().length).toBeLessThanOrEqual(36);

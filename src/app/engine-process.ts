@@ -1,0 +1,245 @@
+/**
+ * The engine process, composed: credentials from Secrets Manager, bybit-api clients for REST and the
+ * three WebSockets, the adapters, the order router, the engine, the health server and the tick. The only
+ * place that knows every layer; everything it builds is passed in, nothing is global.
+ *
+ * Start order matters: the private stream is subscribed and backfilled first (positions complete), then
+ * the public book feed, then the engine arms disconnect-cancel and reconciles, and only then quotes.
+ */
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
+import { RestVenueAccount, loadInstruments } from '../adapters/bybit/account.js';
+import { MarketDataFeed } from '../adapters/bybit/market-data.js';
+import { BybitMessageError, toExecution, toVenueOrderReport } from '../adapters/bybit/messages.js';
+import { RestOrderEntry, WebSocketOrderEntry } from '../adapters/bybit/order-entry.js';
+import { PrivateStream } from '../adapters/bybit/private-stream.js';
+import { restStatusQuery } from '../adapters/bybit/queries.js';
+import { type HealthServer, startHealthServer } from '../adapters/health/server.js';
+import { createLogger } from '../adapters/logging/logger.js';
+import { CredentialsProvider } from '../adapters/secrets/bybit-credentials.js';
+import type { EngineConfig } from '../config/config.js';
+import type { Decimal } from '../core/decimal.js';
+import { type GridCodec, InstrumentError, gridCodec } from '../core/instrument.js';
+import { CircuitBreaker } from '../engine/breaker.js';
+import { Engine, type EngineObserver, type StopReport } from '../engine/engine.js';
+import { RequestLimiter } from '../engine/limiter.js';
+import { OrderRouter } from '../engine/router.js';
+import { OrderLinkIds } from '../engine/tracker.js';
+import type { Logger } from '../ports/logger.js';
+import { enabledSymbols, engineSettings } from './settings.js';
+
+export interface EngineProcessOptions {
+  readonly config: EngineConfig;
+  readonly secrets: SecretsManagerClient;
+  /** Where log lines go (stdout by default). */
+  readonly logSink?: (line: string) => void;
+  readonly clock?: () => number;
+  /**
+   * The orderLinkId epoch of this generation: by default deciseconds since 1970, so two generations (a
+   * restart) never share one; the lease's epoch will take its place.
+   */
+  readonly epoch?: number;
+  /** Told of every request the engine sends (metrics, tests). */
+  readonly observer?: EngineObserver;
+  /** Called when the venue refuses our key and a refreshed one differs: the process should restart on it. */
+  readonly onCredentialsRotated?: () => void;
+}
+
+export interface EngineProcess {
+  readonly engine: Engine;
+  readonly logger: Logger;
+  readonly healthUrl: string;
+  /** Graceful stop: the engine cancels everything and waits, then the connections close. */
+  stop(reason: string): Promise<StopReport>;
+}
+
+/** Order books are read 50 deep: enough for the micro-price and the fast-cancel checks, light to keep. */
+const BOOK_DEPTH = 50;
+/** Bybit's default per-UID limit for create, amend and cancel on linear, per second, until headers say otherwise. */
+const DEFAULT_ORDERS_PER_SECOND = 10;
+/** How far back the first execution backfill reaches (Bybit keeps executions queryable for 7 days per request window). */
+const INITIAL_LOOKBACK_MS = 7 * 24 * 3_600_000;
+
+/** bybit-api's logger interface, routed into ours (which redacts secrets) at debug and warn. */
+function sdkLogger(logger: Logger) {
+  return {
+    trace: () => undefined,
+    info: (...params: unknown[]) => {
+      logger.debug('bybit-api', { detail: params });
+    },
+    error: (...params: unknown[]) => {
+      logger.warn('bybit-api', { detail: params });
+    },
+  };
+}
+
+export async function startEngineProcess(options: EngineProcessOptions): Promise<EngineProcess> {
+  const { config } = options;
+  const clock = options.clock ?? Date.now;
+  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  const symbols = enabledSymbols(config);
+  let rotated = false;
+  const provider = new CredentialsProvider({
+    client: options.secrets,
+    secretId: config.venue.credentialsSecretId,
+    ttlMs: config.venue.credentialsCacheTtlMs,
+    clock,
+    onChange: (keyId, previous) => {
+      if (previous !== undefined && previous !== keyId) {
+        rotated = true;
+        options.onCredentialsRotated?.();
+      }
+    },
+  });
+  const credentials = await provider.get();
+  const logger = createLogger({ serviceName: `mmrb-engine-${config.shard}`, secrets: () => provider.secretValues(), ...(options.logSink && { sink: options.logSink }) });
+  logger.info('starting', { shard: config.shard, stage: config.stage, symbols, keyId: credentials.keyId, restUrl: config.venue.restUrl });
+
+  const auth = { key: credentials.apiKey, secret: credentials.apiSecret };
+  const rest = new RestClientV5({ ...auth, baseUrl: config.venue.restUrl, recv_window: config.venue.recvWindowMs, parseAPIRateLimits: true });
+  const instruments = await loadInstruments(rest, symbols);
+  const venueAccount = new RestVenueAccount(rest, instruments);
+  const feeRates = new Map<string, Decimal>();
+  for (const symbol of symbols) feeRates.set(symbol, await venueAccount.makerFeeRate(symbol));
+  const settings = engineSettings(config, instruments, feeRates);
+  const codecs = new Map<string, GridCodec>([...instruments].map(([symbol, instrument]) => [symbol, gridCodec(instrument)]));
+
+  const sdk = sdkLogger(logger);
+  const publicSocket = new WebsocketClient({ wsUrl: config.venue.wsPublicUrl }, sdk);
+  const privateSocket = new WebsocketClient({ ...auth, wsUrl: config.venue.wsPrivateUrl }, sdk);
+  const tradeSocket = new WebsocketAPIClient({ ...auth, wsUrl: config.venue.wsTradeUrl, attachEventListeners: false }, sdk);
+
+  const { router: routerConfig } = config;
+  if (routerConfig.preferWebSocket) {
+    // Connected now rather than on the first order, which would otherwise wait for the handshake.
+    tradeSocket.getWSClient().connectWSAPI().catch((error: unknown) => {
+      logger.warn('order-entry WebSocket not connected yet; REST carries orders until it is', { error: error instanceof Error ? error.message : 'unknown' });
+    });
+  }
+  const restEntry = new RestOrderEntry(rest, routerConfig.requestTimeoutMs);
+  const breaker = new CircuitBreaker({ failureThreshold: routerConfig.breakerFailures, cooldownMs: routerConfig.breakerCooldownMs });
+  const query = restStatusQuery(rest, codecs);
+  const router = new OrderRouter({
+    primary: routerConfig.preferWebSocket ? new WebSocketOrderEntry(tradeSocket, routerConfig.requestTimeoutMs) : restEntry,
+    fallback: restEntry,
+    query,
+    limiter: new RequestLimiter({ defaultPerSecond: DEFAULT_ORDERS_PER_SECOND, ipBudget: config.venue.ipRequestBudgetPer5s, ipWindowMs: 5_000, tasksSharingIp: config.venue.tasksSharingIp, headroomPercent: routerConfig.rateLimitHeadroomPercent }),
+    breaker,
+    backoff: { baseMs: routerConfig.backoffBaseMs, maxMs: routerConfig.backoffMaxMs, maxRetries: routerConfig.maxRetries },
+    clock,
+    sleep,
+    random: Math.random,
+    refreshCredentials: async () => {
+      await provider.refresh('the venue refused the key');
+    },
+    statusQueryAttempts: 3,
+  });
+
+  const closeSockets = (): void => {
+    publicSocket.closeAll(true);
+    privateSocket.closeAll(true);
+    tradeSocket.getWSClient().closeAll(true);
+  };
+
+  const streams: { private?: PrivateStream } = {};
+  const engine = new Engine({
+    settings,
+    router,
+    breakerState: (now) => breaker.state(now),
+    query,
+    account: venueAccount,
+    ids: new OrderLinkIds(config.shard, options.epoch ?? Math.floor(clock() / 100)),
+    backfill: () => streams.private?.backfill() ?? Promise.resolve(),
+    clock,
+    sleep,
+    logger,
+    ...(options.observer && { observer: options.observer }),
+  });
+
+  const convert = (source: string, work: () => void): void => {
+    try {
+      work();
+    } catch (error) {
+      if (!(error instanceof BybitMessageError || error instanceof InstrumentError)) throw error;
+      engine.onMalformed(source, error.message);
+    }
+  };
+  const privateStream = new PrivateStream({
+    client: privateSocket,
+    rest,
+    symbols: [...instruments.keys()],
+    clock,
+    initialLookbackMs: INITIAL_LOOKBACK_MS,
+    listener: {
+      onOrder: (order) => {
+        const codec = codecs.get(order.symbol);
+        if (!codec) return;
+        convert('order', () => {
+          engine.onOrderUpdate({ orderLinkId: order.orderLinkId, symbol: order.symbol, side: order.side, report: toVenueOrderReport(order, codec) });
+        });
+      },
+      onExecution: (execution) => {
+        const instrument = instruments.get(execution.symbol);
+        const codec = codecs.get(execution.symbol);
+        if (!instrument || !codec) return;
+        convert('execution', () => {
+          engine.onExecution(toExecution(execution, instrument, codec));
+        });
+      },
+      onUnsynced: (reason) => {
+        engine.onPrivateUnsynced(reason);
+      },
+      onSynced: (count) => {
+        engine.onPrivateSynced(count);
+      },
+      onMalformed: (detail) => {
+        engine.onMalformed('private stream', detail);
+      },
+    },
+  });
+  streams.private = privateStream;
+
+  const marketData = new MarketDataFeed({
+    client: publicSocket,
+    codecs,
+    depth: BOOK_DEPTH,
+    staleAfterMs: new Map(symbols.map((symbol) => [symbol, config.symbols[symbol]?.staleBookMs ?? 2_000])),
+    clock,
+    listener: {
+      onBook: (symbol, book, receivedAt) => {
+        engine.onBook(symbol, book, receivedAt);
+      },
+      onUnsynced: (symbol, reason, detail) => {
+        engine.onBookUnsynced(symbol, reason, detail);
+      },
+    },
+  });
+  try {
+    await privateStream.start();
+    marketData.start();
+    await engine.start();
+  } catch (error) {
+    // Nothing may be left running: the caller exits or retries.
+    marketData.stop();
+    closeSockets();
+    throw error;
+  }
+  const health: HealthServer = await startHealthServer({ port: config.engine.healthPort, source: { live: () => engine.live(), ready: () => engine.ready(), status: () => engine.status() } });
+  const ticker = setInterval(() => {
+    engine.tick();
+  }, Math.min(1_000, config.engine.statusIntervalMs));
+
+  let stopped: Promise<StopReport> | undefined;
+  const stop = (reason: string): Promise<StopReport> => {
+    stopped ??= (async () => {
+      const report = await engine.stop(rotated ? `${reason} (credentials rotated)` : reason);
+      clearInterval(ticker);
+      marketData.stop();
+      closeSockets();
+      await health.close();
+      return report;
+    })();
+    return stopped;
+  };
+  return { engine, logger, healthUrl: health.url, stop };
+}

@@ -1,0 +1,98 @@
+/**
+ * The engine's command line, as the container runs it:
+ *
+ *   main.ts --config <file.json> [--print-config] [--status-lines]
+ *
+ * Configuration: the file, then MMRB__ environment overrides (see src/config). `--print-config` prints
+ * every effective value with its source and exits. SIGTERM or SIGINT stops gracefully: quoting stops,
+ * everything is cancelled and confirmed, then the process exits (0 when the venue lists no open order,
+ * 1 otherwise), at the latest after the configured stop timeout.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { parseArgs } from 'node:util';
+import { ConfigError, formatConfig, loadConfig } from '../config/config.js';
+import { type EngineProcess, startEngineProcess } from './engine-process.js';
+import { statusLines } from './status-line.js';
+
+/** Exit codes: 0 stopped clean, 1 stopped with doubts or failed, 2 bad configuration or usage. */
+const EXIT_USAGE = 2;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { config: { type: 'string' }, 'print-config': { type: 'boolean' }, 'status-lines': { type: 'boolean' } } });
+  let loaded;
+  try {
+    loaded = loadConfig({ ...(values.config !== undefined && { file: values.config }), env: process.env });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return EXIT_USAGE;
+  }
+  if (values['print-config']) {
+    console.log(formatConfig(loaded));
+    return 0;
+  }
+  const { config } = loaded;
+  const secrets = new SecretsManagerClient({ region: config.region });
+  const started: { process?: EngineProcess } = {};
+  let stopRequested: string | undefined;
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (signal: string) => {
+      if (stopRequested !== undefined) return;
+      stopRequested = signal;
+      // Past the stop timeout, exit anyway: disconnect-cancel covers what is left at the venue.
+      setTimeout(() => {
+        resolve(1);
+      }, config.engine.stopTimeoutMs + 5_000).unref();
+      // A signal during start is honoured once the engine is up (it may already have quotes out).
+      if (!started.process) return;
+      void started.process.stop(signal).then(
+        (report) => {
+          resolve(report.clean ? 0 : 1);
+        },
+        () => {
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => {
+      onSignal('SIGTERM');
+    });
+    process.on('SIGINT', () => {
+      onSignal('SIGINT');
+    });
+  });
+
+  const process_ = await startEngineProcess({
+    config,
+    secrets,
+    onCredentialsRotated: () => {
+      // The bybit-api clients hold the key they were built with: restart on the new one, gracefully.
+      process.kill(process.pid, 'SIGTERM');
+    },
+  });
+  started.process = process_;
+  if (stopRequested !== undefined) {
+    const report = await process_.stop(stopRequested);
+    secrets.destroy();
+    return report.clean ? 0 : 1;
+  }
+  if (values['status-lines']) {
+    const timer = setInterval(() => {
+      for (const line of statusLines(process_.engine.status(), new Date())) process.stderr.write(`${line}\n`);
+    }, config.engine.statusIntervalMs);
+    timer.unref();
+  }
+  const code = await stopped;
+  secrets.destroy();
+  return code;
+}
+
+main().then(
+  (code) => {
+    process.exit(code);
+  },
+  (error: unknown) => {
+    console.error(JSON.stringify({ level: 'error', message: 'engine failed', error: error instanceof Error ? error.message : String(error) }));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,1021 @@
+/**
+ * The quoting loop of one shard: book updates in, post-only quotes out, every order tracked to a final
+ * state the venue confirmed.
+ *
+ * Single-threaded and event-driven. Inputs are method calls from the adapters (book updates and unsyncs,
+ * order reports and executions of the private stream) and a periodic `tick()`; outputs go through the
+ * order path (the router) and the venue account port. Nothing here awaits the venue on the hot path: a
+ * book update computes the desired quotes and fires the requests, whose answers come back as events.
+ *
+ * One rule drives everything, `requote(symbol)`: compare what rests with what should rest and send the
+ * difference. When the symbol may not quote (not running, frozen, book or private stream not synced, not
+ * reconciled, an order whose fate is unknown, the breaker open), what should rest is nothing, so the same
+ * step pulls the quotes. It runs on every book update, order report, execution and answer, so the state
+ * converges whatever order events arrive in.
+ *
+ * Safety:
+ * - an order whose fate is unknown (a lost answer the router could not settle, an operation without news
+ *   for too long) is queried every tick until the venue says; meanwhile its symbol does not quote;
+ * - a create not found at the venue is declared never to have landed only after Bybit's recv_window has
+ *   expired it (`createExpiryMs`), never before;
+ * - edge collapse or drawdown freezes the engine: it cancels everything over REST and says why;
+ * - an open circuit breaker stops quoting and cancels everything over REST, once per episode;
+ * - `stop()` sends nothing new, lets requests in flight finish, cancels everything and checks the venue
+ *   lists no open order, within the stop timeout.
+ */
+import { type Decimal, dec } from '../core/decimal.js';
+import { type EdgeLimits, type EdgeSnapshot, EdgeMonitor, exactMid } from '../core/edge.js';
+import { type Instrument, formatPrice, formatQty } from '../core/instrument.js';
+import { type Order, type VenueOrderReport, createOrder, isOrderOpen, isTerminalStatus, orderStatus } from '../core/order.js';
+import { type Execution, type PnlBreakdown, pnlBreakdown } from '../core/position.js';
+import { type FairValueMode, type QuoteParams, type QuoteTarget, type VolatilityState, adverseQuotes, fairValue, initialVolatility, planQuotes, quoteTargets, updateVolatility } from '../core/quoting.js';
+import { type RiskLimits, type RiskReason, type RiskState, checkOrder } from '../core/risk.js';
+import type { Lots, Side, Ticks } from '../core/units.js';
+import type { LocalBook } from '../core/book.js';
+import type { Logger } from '../ports/logger.js';
+import type { AmendParams, CancelParams, CreateParams } from '../ports/order-entry.js';
+import type { VenueAccount, VenueOpenOrder } from '../ports/venue-account.js';
+import type { BreakerState } from './breaker.js';
+import { reconcile } from './reconcile.js';
+import type { RouterResult, StatusQuery } from './router.js';
+import { type OrderLinkIds, OrderTracker } from './tracker.js';
+
+export interface SymbolSetup {
+  readonly instrument: Instrument;
+  readonly quote: QuoteParams;
+  readonly limits: RiskLimits;
+  readonly fairValue: FairValueMode;
+  readonly volatilityHalfLifeMs: number;
+  readonly refreshToleranceTicks: number;
+  readonly fastCancelTicks: number;
+  readonly edge: EdgeLimits;
+  readonly markoutHorizonsMs: readonly number[];
+}
+
+export interface EngineSettings {
+  readonly symbols: ReadonlyMap<string, SymbolSetup>;
+  /** Cancel open orders at the venue that this engine does not know (reconciliation). */
+  readonly cancelUnknownOrders: boolean;
+  readonly dcpWindowSeconds: number;
+  readonly stopTimeoutMs: number;
+  /** A create not found at the venue this long after it was sent can no longer land (Bybit's recv_window). */
+  readonly createExpiryMs: number;
+  /** An operation without news for this long is queried. */
+  readonly stuckAfterMs: number;
+  /** Closed orders are forgotten this long after their last report. */
+  readonly retainClosedMs: number;
+}
+
+/** The order router's interface, as the engine uses it. */
+export interface OrderPath {
+  create(params: CreateParams): Promise<RouterResult>;
+  amend(params: AmendParams): Promise<RouterResult>;
+  cancel(params: CancelParams): Promise<RouterResult>;
+  amendBatch(params: readonly AmendParams[]): Promise<RouterResult[]>;
+  cancelBatch(params: readonly CancelParams[]): Promise<RouterResult[]>;
+}
+
+/** What the engine sent, and on which book: for metrics, and for tests that check the engine from outside. */
+export interface OrdersSentEvent {
+  readonly kind: 'create' | 'amend' | 'cancel';
+  readonly symbol: string;
+  readonly count: number;
+  readonly at: number;
+  readonly bookSynced: boolean;
+  /** The venue's timestamp of the last book message applied (ms), if any. */
+  readonly bookVenueTs: number | undefined;
+}
+
+export interface EngineObserver {
+  onOrdersSent?(event: OrdersSentEvent): void;
+}
+
+export interface EngineDeps {
+  readonly settings: EngineSettings;
+  readonly router: OrderPath;
+  readonly breakerState: (now: number) => BreakerState;
+  readonly query: StatusQuery;
+  readonly account: VenueAccount;
+  readonly ids: OrderLinkIds;
+  /** Re-reads the private stream's executions over REST (before a position difference is believed). */
+  readonly backfill: () => Promise<void>;
+  readonly clock: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly logger: Logger;
+  readonly observer?: EngineObserver;
+}
+
+/** An order report from the private stream or a query, with what the engine needs to place it. */
+export type VenueOrderUpdate = VenueOpenOrder;
+
+export type EnginePhase = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export interface FreezeState {
+  readonly reason: string;
+  readonly detail: string;
+  readonly at: number;
+}
+
+export interface ReconciliationReport {
+  readonly at: number;
+  readonly findings: readonly string[];
+  readonly cancelledUnknown: number;
+  readonly adopted: number;
+  readonly queried: number;
+  readonly positionMismatchLots: bigint;
+}
+
+export interface SymbolStatus {
+  readonly symbol: string;
+  readonly quoting: boolean;
+  readonly blockers: readonly string[];
+  readonly bestBid: string | undefined;
+  readonly bestAsk: string | undefined;
+  readonly mid: Decimal | undefined;
+  readonly ourBid: string | undefined;
+  readonly ourAsk: string | undefined;
+  readonly openOrders: number;
+  readonly position: Decimal;
+  /** Position the venue holds beyond what this engine's executions explain (taken at reconciliation). */
+  readonly untrackedPosition: Decimal;
+  readonly fills: number;
+  readonly makerShare: number | undefined;
+  readonly pnl: PnlBreakdown | undefined;
+  readonly edge: EdgeSnapshot;
+  readonly reconciliation: ReconciliationReport | undefined;
+}
+
+export interface EngineStatus {
+  readonly phase: EnginePhase;
+  readonly frozen: FreezeState | undefined;
+  readonly privateStreamSynced: boolean;
+  readonly breaker: BreakerState;
+  readonly unknownOrders: number;
+  readonly symbols: readonly SymbolStatus[];
+  readonly counters: {
+    readonly sent: Readonly<Record<'create' | 'amend' | 'cancel', number>>;
+    readonly riskRefusals: Readonly<Partial<Record<RiskReason, number>>>;
+    readonly venueRejections: Readonly<Record<string, number>>;
+    readonly postOnlyRepriced: number;
+    readonly illegalTransitions: Readonly<Record<string, number>>;
+    readonly foreignOrders: number;
+    readonly malformed: Readonly<Record<string, number>>;
+  };
+}
+
+export interface StopReport {
+  readonly clean: boolean;
+  readonly remainingOpenOrders: number;
+  readonly elapsedMs: number;
+}
+
+interface SymbolState {
+  readonly symbol: string;
+  readonly setup: SymbolSetup;
+  readonly edge: EdgeMonitor;
+  book: LocalBook | undefined;
+  bookSynced: boolean;
+  bookIssue: string;
+  volatility: VolatilityState;
+  fair: number | undefined;
+  reconciled: boolean;
+  report: ReconciliationReport | undefined;
+  positionOffsetLots: bigint;
+}
+
+interface UnknownOrder {
+  readonly symbol: string;
+  /** When a request for it was last sent: a create cannot land after createExpiryMs from then. */
+  readonly lastSentAt: number;
+}
+
+/** Bybit's reason for cancelling a post-only order that would have taken liquidity: re-price, not an error. */
+const POST_ONLY_CANCEL = 'EC_PostOnlyWillTakeLiquidity';
+/** Bybit: order does not exist, or is too late to amend or cancel (it finished). */
+const ORDER_GONE = new Set([110001, 110008, 170213]);
+const MAX_QUERIES_PER_TICK = 20;
+const REFUSED_CREATE_HOLD_MS = 1_000;
+
+export class Engine {
+  readonly tracker = new OrderTracker();
+  private phase: EnginePhase = 'created';
+  private frozen: FreezeState | undefined;
+  private privateSynced = false;
+  private readonly symbols = new Map<string, SymbolState>();
+  private readonly unknown = new Map<string, UnknownOrder>();
+  /** When each order's last request went out: an operation without news for too long is queried. */
+  private readonly lastActionAt = new Map<string, number>();
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Send times of creates and amends, for the orders-per-second budget. */
+  private readonly sentTimes: number[] = [];
+  private readonly sent = { create: 0, amend: 0, cancel: 0 };
+  private readonly riskRefusals = new Map<RiskReason, number>();
+  private readonly venueRejections = new Map<string, number>();
+  private readonly malformed = new Map<string, number>();
+  private postOnlyRepriced = 0;
+  private foreignOrders = 0;
+  /** Symbols whose cancel-all over REST is owed (a freeze, an open breaker) and not yet done. */
+  private readonly cancelAllOwed = new Set<string>();
+  /** Slots that wait before a new order (see held()). */
+  private readonly holds = new Map<string, { sameBookU: number | undefined; until: number }>();
+  /** Orders with a request inside the router: not stuck, however long the router takes. */
+  private readonly busy = new Map<string, number>();
+  private breakerEpisode = false;
+  private reconciling: Promise<void> | undefined;
+  private querying: Promise<void> | undefined;
+  private stopping: Promise<StopReport> | undefined;
+
+  constructor(private readonly deps: EngineDeps) {
+    for (const [symbol, setup] of deps.settings.symbols) {
+      this.symbols.set(symbol, {
+        symbol,
+        setup,
+        edge: new EdgeMonitor(setup.instrument, setup.markoutHorizonsMs, setup.edge),
+        book: undefined,
+        bookSynced: false,
+        bookIssue: 'no order book yet',
+        volatility: initialVolatility(),
+        fair: undefined,
+        reconciled: false,
+        report: undefined,
+        positionOffsetLots: 0n,
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Arms disconnect-cancel, reconciles every symbol with the venue, then quotes. The private stream must
+   * have delivered its first backfill (onPrivateSynced) so that positions are complete.
+   */
+  async start(): Promise<void> {
+    if (this.phase !== 'created') throw new Error(`the engine cannot start from ${this.phase}`);
+    if (!this.privateSynced) throw new Error('start the private stream (and its backfill) before the engine');
+    this.phase = 'starting';
+    await this.deps.account.armDisconnectCancel(this.deps.settings.dcpWindowSeconds);
+    this.deps.logger.info('disconnect-cancel armed', { windowSeconds: this.deps.settings.dcpWindowSeconds });
+    await this.reconcileAll();
+    // stop() may have been called while reconciling.
+    if ((this.phase as EnginePhase) !== 'starting') return;
+    this.phase = 'running';
+    this.deps.logger.info('quoting', { symbols: [...this.symbols.keys()] });
+    for (const state of this.symbols.values()) this.requote(state);
+  }
+
+  /** Stops quoting, cancels everything and waits for the venue to list no open order, within the stop timeout. */
+  stop(reason: string): Promise<StopReport> {
+    this.stopping ??= this.stopNow(reason);
+    return this.stopping;
+  }
+
+  private async stopNow(reason: string): Promise<StopReport> {
+    const { clock, account, sleep, logger, settings } = this.deps;
+    const startedAt = clock();
+    const deadline = startedAt + settings.stopTimeoutMs;
+    this.phase = 'stopping';
+    logger.info('stopping', { reason, openOrders: this.totalOpenOrders(), stopTimeoutMs: settings.stopTimeoutMs });
+    // Answers in flight settle first, so a create cannot land after the cancel-all; bounded by half the budget.
+    const settleBy = startedAt + settings.stopTimeoutMs / 2;
+    while (this.inFlight.size > 0 && clock() < settleBy) await sleep(20);
+    let remaining = Number.NaN;
+    while (clock() < deadline) {
+      try {
+        // Counted only from a pass the venue answered in full: a failed pass proves nothing.
+        let open = 0;
+        for (const symbol of this.symbols.keys()) {
+          await account.cancelAll(symbol);
+          open += (await account.openOrders(symbol)).length;
+        }
+        remaining = open;
+        if (remaining === 0) break;
+      } catch (error) {
+        logger.warn('cancel-all on stop failed; retrying', { error: describe(error) });
+      }
+      await sleep(Math.min(250, Math.max(0, deadline - clock())));
+    }
+    this.phase = 'stopped';
+    const report: StopReport = { clean: remaining === 0, remainingOpenOrders: Number.isNaN(remaining) ? -1 : remaining, elapsedMs: clock() - startedAt };
+    if (report.clean) logger.info('stopped: no open orders at the venue', { ...report });
+    else logger.error('stopped with orders possibly open at the venue; disconnect-cancel will remove them', { ...report });
+    return report;
+  }
+
+  /** Freezes quoting and cancels everything over REST; only an operator unfreezes (the freeze issue). */
+  freeze(reason: string, detail: string): void {
+    if (this.frozen) return;
+    this.frozen = { reason, detail, at: this.deps.clock() };
+    this.deps.logger.error('frozen: quoting stopped, cancelling everything', { reason, detail });
+    for (const symbol of this.symbols.keys()) this.cancelAllOwed.add(symbol);
+    this.settleOwedCancelAlls();
+  }
+
+  unfreeze(by: string): void {
+    if (!this.frozen) return;
+    this.deps.logger.warn('unfrozen', { by, was: this.frozen });
+    this.frozen = undefined;
+    for (const state of this.symbols.values()) {
+      // The drawdown that froze it is acknowledged: measured again from here, or the next tick re-freezes.
+      state.edge.resetPeak();
+      this.requote(state);
+    }
+  }
+
+  // ---------------------------------------------------------------- market data
+
+  onBook(symbol: string, book: LocalBook, receivedAt: number): void {
+    const state = this.symbols.get(symbol);
+    if (!state) return;
+    state.book = book;
+    state.bookSynced = true;
+    const fair = fairValue(book, state.setup.fairValue);
+    state.fair = fair;
+    if (fair !== undefined) {
+      state.volatility = updateVolatility(state.volatility, fair, receivedAt, state.setup.volatilityHalfLifeMs);
+      if (state.edge.awaitingMarkouts) {
+        const mid = this.mid(state);
+        if (mid) state.edge.observeMid(receivedAt, mid);
+      }
+    }
+    this.requote(state);
+  }
+
+  onBookUnsynced(symbol: string, reason: string, detail: string): void {
+    const state = this.symbols.get(symbol);
+    if (!state) return;
+    state.bookSynced = false;
+    state.bookIssue = `book ${reason}: ${detail}`;
+    this.deps.logger.warn('order book untrusted; pulling quotes', { symbol, reason, detail });
+    this.requote(state);
+  }
+
+  // ---------------------------------------------------------------- private stream
+
+  onOrderUpdate(update: VenueOrderUpdate): void {
+    const state = this.symbols.get(update.symbol);
+    if (!state) return;
+    const outcome = this.tracker.onVenueReport(update.orderLinkId, update.report);
+    if (outcome.kind === 'foreign') {
+      this.onForeignOrder(state, update);
+      return;
+    }
+    if (outcome.kind === 'illegal') {
+      this.markUnknown(update.orderLinkId, update.symbol, `report refused by the state machine: ${outcome.error.message}`);
+      this.requote(state);
+      return;
+    }
+    if (outcome.kind === 'applied' && update.report.status === 'Cancelled' && update.report.rejectReason === POST_ONLY_CANCEL) {
+      // The price would have taken liquidity: re-price on the next book, not on this one.
+      this.postOnlyRepriced += 1;
+      this.hold(update.orderLinkId, true, 0);
+    }
+    // A final report settles an unknown order as well as a query would.
+    if (isTerminalStatus(update.report.status) && this.unknown.delete(update.orderLinkId)) this.lastActionAt.delete(update.orderLinkId);
+    this.requote(state);
+  }
+
+  onExecution(execution: Execution): void {
+    const state = this.symbols.get(execution.symbol);
+    if (!state) return;
+    const { applied, position } = this.tracker.onExecution(execution);
+    if (!applied) return;
+    if (execution.kind === 'trade') {
+      const now = this.deps.clock();
+      const mid = this.mid(state) ?? dec(BigInt(execution.priceTicks)).times(state.setup.instrument.tickSize);
+      state.edge.recordFill({ execId: execution.execId, side: execution.side, priceTicks: execution.priceTicks, qtyLots: execution.qtyLots, fee: execution.fee, midAtFill: mid, time: now });
+      state.edge.observeNetPnl(pnlBreakdown(position, state.setup.instrument, mid).net);
+      this.checkEdge(state);
+    }
+    this.requote(state);
+  }
+
+  /** The private stream may have missed messages: positions are untrusted until it is backfilled. */
+  onPrivateUnsynced(reason: string): void {
+    this.privateSynced = false;
+    this.deps.logger.warn('private stream unsynced; pulling quotes until reconciled', { reason });
+    for (const state of this.symbols.values()) {
+      state.reconciled = false;
+      this.requote(state);
+    }
+  }
+
+  onPrivateSynced(executionsBackfilled: number): void {
+    this.privateSynced = true;
+    this.deps.logger.info('private stream synced', { executionsBackfilled });
+    if (this.phase === 'running') void this.reconcileAll();
+  }
+
+  onMalformed(source: string, detail: string): void {
+    this.malformed.set(source, (this.malformed.get(source) ?? 0) + 1);
+    this.deps.logger.warn('malformed venue message dropped', { source, detail });
+  }
+
+  // ---------------------------------------------------------------- the periodic tick
+
+  /** Housekeeping, once a second or so: unknown orders, owed cancel-alls, breaker, edge, reconciliation. */
+  tick(): void {
+    const now = this.deps.clock();
+    if (this.phase === 'stopped') return;
+    const breaker = this.deps.breakerState(now);
+    if (breaker === 'open' && !this.breakerEpisode) {
+      this.breakerEpisode = true;
+      this.deps.logger.error('circuit breaker open: quoting stopped, cancelling everything over REST');
+      for (const symbol of this.symbols.keys()) this.cancelAllOwed.add(symbol);
+    } else if (breaker !== 'open') this.breakerEpisode = false; // half-open quotes again: a re-open is a new episode
+    this.settleOwedCancelAlls();
+    this.findStuckOrders(now);
+    this.scheduleQueries();
+    if (this.phase === 'running' && this.privateSynced && [...this.symbols.values()].some((state) => !state.reconciled)) void this.reconcileAll();
+    for (const state of this.symbols.values()) {
+      const mid = this.mid(state);
+      if (mid) {
+        state.edge.observeNetPnl(pnlBreakdown(this.tracker.position(state.symbol), state.setup.instrument, mid).net);
+        this.checkEdge(state);
+      }
+      this.requote(state);
+    }
+    this.tracker.prune(now - this.deps.settings.retainClosedMs);
+    for (const orderLinkId of this.lastActionAt.keys()) {
+      const order = this.tracker.get(orderLinkId);
+      if (!order || !isOrderOpen(order)) this.lastActionAt.delete(orderLinkId);
+    }
+  }
+
+  // ---------------------------------------------------------------- the quoting rule
+
+  /** Why the symbol may not quote now; empty when it may. */
+  blockers(state: SymbolState, now: number): string[] {
+    const reasons: string[] = [];
+    if (this.phase !== 'running') reasons.push(`engine ${this.phase}`);
+    if (this.frozen) reasons.push(`frozen (${this.frozen.reason})`);
+    if (!this.privateSynced) reasons.push('private stream not synced');
+    if (!state.reconciled) reasons.push('not reconciled');
+    if (!state.bookSynced) reasons.push(state.bookIssue);
+    else if (state.fair === undefined) reasons.push('no two-sided book');
+    if (this.unknownOf(state.symbol) > 0) reasons.push('an order whose state is unknown');
+    if (this.deps.breakerState(now) === 'open') reasons.push('circuit breaker open');
+    return reasons;
+  }
+
+  private requote(state: SymbolState): void {
+    // While starting, reconciliation owns the orders (adopted ones must not be pulled before quoting begins).
+    if (this.phase === 'created' || this.phase === 'starting' || this.phase === 'stopped') return;
+    const now = this.deps.clock();
+    // With the breaker open nothing goes through the router; the cancel-all over REST takes care of it.
+    if (this.deps.breakerState(now) === 'open') return;
+    const { tracker } = this;
+    const cancels = new Map<string, Order>();
+    for (const order of tracker.surplusOrders(state.symbol)) if (this.cancellable(order)) cancels.set(order.intent.orderLinkId, order);
+    const blocked = this.blockers(state, now).length > 0;
+    const book = state.book;
+    const fair = state.fair;
+    if (blocked || !book || fair === undefined) {
+      for (const order of tracker.openOrders(state.symbol)) if (this.cancellable(order)) cancels.set(order.intent.orderLinkId, order);
+      this.sendCancels(state, [...cancels.values()]);
+      return;
+    }
+
+    const { setup } = state;
+    const resting = tracker.restingQuotes(state.symbol);
+    const adverse = new Set(adverseQuotes(resting, fair, setup.fastCancelTicks).map((quote) => quote.orderLinkId));
+    const positionLots = this.positionLots(state);
+    const targets = quoteTargets({ instrument: setup.instrument, fair, volatility: state.volatility, positionLots: Number(positionLots), bestBid: book.bestBid(), bestAsk: book.bestAsk(), params: setup.quote });
+    const plan = planQuotes(targets, resting.filter((quote) => !adverse.has(quote.orderLinkId)), setup.refreshToleranceTicks);
+    for (const orderLinkId of [...adverse, ...plan.cancel.map((quote) => quote.orderLinkId)]) {
+      const order = tracker.get(orderLinkId);
+      if (order && this.cancellable(order)) cancels.set(orderLinkId, order);
+    }
+    this.sendCancels(state, [...cancels.values()]);
+
+    const mark = this.mid(state);
+    const amends: { order: Order; target: QuoteTarget }[] = [];
+    for (const { quote, target } of plan.amend) {
+      const order = tracker.get(quote.orderLinkId);
+      // Only an order the venue has confirmed can be amended (the state machine says so too).
+      if (!order?.venue || cancels.has(quote.orderLinkId)) continue;
+      if (this.allowed(state, mark, now, { side: target.side, priceTicks: target.priceTicks, qtyLots: target.qtyLots, replacesLots: quote.qtyLots })) {
+        amends.push({ order, target });
+        this.noteSent(now);
+      }
+    }
+    this.sendAmends(state, amends);
+
+    const occupied = tracker.occupiedSlots(state.symbol);
+    for (const target of plan.place) {
+      if (occupied.has(`${target.side}:${target.level}`) || this.held(state, target, now)) continue;
+      if (this.allowed(state, mark, now, target)) this.sendCreate(state, target, now);
+    }
+  }
+
+  /**
+   * An order a cancel may be sent for now: open, acknowledged (a cancel must not race its create), not
+   * already being cancelled, and not one whose fate is being established (the venue said it is gone).
+   */
+  private cancellable(order: Order): boolean {
+    return isOrderOpen(order) && orderStatus(order) !== 'PendingCancel' && (order.orderId !== undefined || order.venue !== undefined) && !this.unknown.has(order.intent.orderLinkId);
+  }
+
+  /** Whether a slot waits: after a post-only refusal for the next book, after a refused create for a while. */
+  private held(state: SymbolState, slot: { side: Side; level: number }, now: number): boolean {
+    const key = `${state.symbol}:${slot.side}:${slot.level}`;
+    const hold = this.holds.get(key);
+    if (!hold) return false;
+    if ((hold.sameBookU !== undefined && state.book?.lastU === hold.sameBookU) || now < hold.until) return true;
+    this.holds.delete(key);
+    return false;
+  }
+
+  private hold(orderLinkId: string, sameBook: boolean, forMs: number): void {
+    const slot = this.tracker.slotOf(orderLinkId);
+    if (!slot) return;
+    const book = this.symbols.get(slot.symbol)?.book;
+    this.holds.set(`${slot.symbol}:${slot.side}:${slot.level}`, { sameBookU: sameBook ? book?.lastU : undefined, until: this.deps.clock() + forMs });
+  }
+
+  private allowed(state: SymbolState, mark: Decimal | undefined, now: number, order: { side: Side; priceTicks: Ticks; qtyLots: Lots; replacesLots?: number }): boolean {
+    const decision = checkOrder(state.setup.instrument, state.setup.limits, this.riskState(state, mark, now), order);
+    if (decision.ok) return true;
+    this.riskRefusals.set(decision.reason, (this.riskRefusals.get(decision.reason) ?? 0) + 1);
+    return false;
+  }
+
+  private riskState(state: SymbolState, mark: Decimal | undefined, now: number): RiskState {
+    const exposure = this.tracker.exposure(state.symbol);
+    return {
+      frozen: this.frozen !== undefined,
+      positionLots: Number(this.positionLots(state)),
+      restingBuyLots: exposure.buyLots,
+      restingSellLots: exposure.sellLots,
+      openOrders: this.totalOpenOrders(),
+      sentLastSecond: this.sentInLastSecond(now),
+      markPrice: mark,
+      ownBestBid: exposure.bestBid,
+      ownBestAsk: exposure.bestAsk,
+    };
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private sendCreate(state: SymbolState, target: QuoteTarget, now: number): void {
+    const { instrument } = state.setup;
+    const orderLinkId = this.deps.ids.next();
+    this.tracker.register(createOrder({ orderLinkId, symbol: state.symbol, side: target.side, priceTicks: target.priceTicks, qtyLots: target.qtyLots, createdAt: now }), { symbol: state.symbol, side: target.side, level: target.level });
+    this.noteSent(now);
+    this.sent.create += 1;
+    this.observe('create', state, 1, now);
+    this.lastActionAt.set(orderLinkId, now);
+    const request = this.deps.router.create({ symbol: state.symbol, side: target.side, qty: formatQty(instrument, target.qtyLots), price: formatPrice(instrument, target.priceTicks), orderLinkId });
+    this.track(request.then((result) => {
+      this.onCreateResult(state, orderLinkId, result);
+    }), [orderLinkId], state.symbol);
+  }
+
+  private sendAmends(state: SymbolState, amends: readonly { order: Order; target: QuoteTarget }[]): void {
+    if (amends.length === 0) return;
+    const { instrument } = state.setup;
+    const now = this.deps.clock();
+    const params: AmendParams[] = [];
+    const ids: string[] = [];
+    for (const { order, target } of amends) {
+      // Bybit's amend qty is the order's new total: what has filled plus what should rest.
+      const totalLots = ((order.venue?.cumExecLots ?? 0) + target.qtyLots) as Lots;
+      const result = this.tracker.apply(order.intent.orderLinkId, { type: 'AmendRequested', priceTicks: target.priceTicks, qtyLots: totalLots });
+      if (result.kind !== 'applied') continue;
+      ids.push(order.intent.orderLinkId);
+      this.lastActionAt.set(order.intent.orderLinkId, now);
+      params.push({ symbol: state.symbol, orderLinkId: order.intent.orderLinkId, price: formatPrice(instrument, target.priceTicks), qty: formatQty(instrument, totalLots) });
+    }
+    if (params.length === 0) return;
+    this.sent.amend += params.length;
+    this.observe('amend', state, params.length, now);
+    const request = params.length === 1 && params[0] ? this.deps.router.amend(params[0]).then((result) => [result]) : this.deps.router.amendBatch(params);
+    this.track(request.then((results) => {
+      results.forEach((result, index) => {
+        const orderLinkId = ids[index];
+        if (orderLinkId !== undefined) this.onAmendResult(state, orderLinkId, result);
+      });
+      this.requote(state);
+    }), ids, state.symbol);
+  }
+
+  private sendCancels(state: SymbolState, orders: readonly Order[]): void {
+    if (orders.length === 0) return;
+    const now = this.deps.clock();
+    const ids: string[] = [];
+    for (const order of orders) {
+      const result = this.tracker.apply(order.intent.orderLinkId, { type: 'CancelRequested' });
+      if (result.kind !== 'applied') continue;
+      ids.push(order.intent.orderLinkId);
+      this.lastActionAt.set(order.intent.orderLinkId, now);
+    }
+    if (ids.length === 0) return;
+    this.sent.cancel += ids.length;
+    this.observe('cancel', state, ids.length, now);
+    const params = ids.map((orderLinkId) => ({ symbol: state.symbol, orderLinkId }));
+    const request = params.length === 1 && params[0] ? this.deps.router.cancel(params[0]).then((result) => [result]) : this.deps.router.cancelBatch(params);
+    this.track(request.then((results) => {
+      results.forEach((result, index) => {
+        const orderLinkId = ids[index];
+        if (orderLinkId !== undefined) this.onCancelResult(state, orderLinkId, result);
+      });
+      this.requote(state);
+    }), ids, state.symbol);
+  }
+
+  private observe(kind: OrdersSentEvent['kind'], state: SymbolState, count: number, at: number): void {
+    this.deps.observer?.onOrdersSent?.({ kind, symbol: state.symbol, count, at, bookSynced: state.bookSynced && (state.book?.isSynced ?? false), bookVenueTs: state.book?.lastTs });
+  }
+
+  /** Keeps a request's promise for stop(); a bug in a handler makes its orders unknown, never forgotten. */
+  private track(work: Promise<void>, orderLinkIds: readonly string[], symbol: string): void {
+    for (const orderLinkId of orderLinkIds) this.busy.set(orderLinkId, (this.busy.get(orderLinkId) ?? 0) + 1);
+    const tracked = work
+      .catch((error: unknown) => {
+        this.deps.logger.error('handling a venue answer failed; querying the orders', { orderLinkIds, error: describe(error) });
+        for (const orderLinkId of orderLinkIds) this.unknown.set(orderLinkId, { symbol, lastSentAt: this.deps.clock() });
+      })
+      .finally(() => {
+        for (const orderLinkId of orderLinkIds) {
+          const count = (this.busy.get(orderLinkId) ?? 1) - 1;
+          if (count > 0) this.busy.set(orderLinkId, count);
+          else this.busy.delete(orderLinkId);
+        }
+      });
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+
+  // ---------------------------------------------------------------- answers
+
+  private onCreateResult(state: SymbolState, orderLinkId: string, result: RouterResult): void {
+    switch (result.kind) {
+      case 'accepted':
+        this.tracker.apply(orderLinkId, { type: 'CreateAcked', orderId: result.orderId });
+        break;
+      case 'rejected':
+        this.countRejection(result.retCode);
+        this.tracker.apply(orderLinkId, { type: 'CreateRejected', reason: `${result.retCode} ${result.retMsg}` });
+        // The same request would be refused again at once: the slot waits rather than burning the budget.
+        this.hold(orderLinkId, false, REFUSED_CREATE_HOLD_MS);
+        break;
+      case 'blocked':
+        this.tracker.apply(orderLinkId, { type: 'CreateRejected', reason: result.reason });
+        break;
+      case 'resolved':
+        // Not found right after a lost answer proves nothing yet: the create may still be on its way.
+        if (result.report) this.tracker.onVenueReport(orderLinkId, result.report);
+        else this.markUnknown(orderLinkId, state.symbol);
+        break;
+      case 'unresolved':
+        this.markUnknown(orderLinkId, state.symbol, result.reason);
+        break;
+    }
+    this.requote(state);
+  }
+
+  private onAmendResult(state: SymbolState, orderLinkId: string, result: RouterResult): void {
+    switch (result.kind) {
+      case 'accepted':
+        return; // the order stream confirms the new price and size, which clears the pending amend
+      case 'rejected':
+        this.countRejection(result.retCode);
+        this.failPending(orderLinkId, 'amend', `${result.retCode} ${result.retMsg}`);
+        if (ORDER_GONE.has(result.retCode)) this.markUnknown(orderLinkId, state.symbol, `${result.retCode} ${result.retMsg}`, true);
+        return;
+      case 'blocked':
+        this.failPending(orderLinkId, 'amend', result.reason);
+        return;
+      case 'resolved':
+        this.applyResolved(state, orderLinkId, result.report);
+        return;
+      case 'unresolved':
+        this.markUnknown(orderLinkId, state.symbol, result.reason);
+        return;
+    }
+  }
+
+  private onCancelResult(state: SymbolState, orderLinkId: string, result: RouterResult): void {
+    switch (result.kind) {
+      case 'accepted':
+        return; // the order stream confirms the cancellation
+      case 'rejected':
+        this.countRejection(result.retCode);
+        this.failPending(orderLinkId, 'cancel', `${result.retCode} ${result.retMsg}`);
+        // "Not found" or "finished" for an order we hold open: its final report is on its way; make sure.
+        if (ORDER_GONE.has(result.retCode)) this.markUnknown(orderLinkId, state.symbol, `${result.retCode} ${result.retMsg}`, true);
+        return;
+      case 'blocked':
+        this.failPending(orderLinkId, 'cancel', result.reason);
+        return;
+      case 'resolved':
+        this.applyResolved(state, orderLinkId, result.report);
+        return;
+      case 'unresolved':
+        this.markUnknown(orderLinkId, state.symbol, result.reason);
+        return;
+    }
+  }
+
+  /** A status query answered for an order with an operation in flight. */
+  private applyResolved(state: SymbolState, orderLinkId: string, report: VenueOrderReport | undefined): void {
+    if (!report) {
+      this.markUnknown(orderLinkId, state.symbol);
+      return;
+    }
+    this.tracker.onVenueReport(orderLinkId, report);
+    const order = this.tracker.get(orderLinkId);
+    if (!order || !isOrderOpen(order)) return;
+    // The venue shows the order open and unchanged: the request did not take effect; the next requote decides.
+    if (order.pending) this.failPending(orderLinkId, order.pending.kind, 'the venue shows it did not take effect');
+  }
+
+  private failPending(orderLinkId: string, kind: 'amend' | 'cancel', reason: string): void {
+    const order = this.tracker.get(orderLinkId);
+    if (order?.pending?.kind !== kind) return;
+    this.tracker.apply(orderLinkId, { type: kind === 'amend' ? 'AmendFailed' : 'CancelFailed', reason });
+  }
+
+  private countRejection(retCode: number): void {
+    const key = String(retCode);
+    this.venueRejections.set(key, (this.venueRejections.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * Queries the order until the venue says what became of it; meanwhile its symbol does not quote. `routine`
+   * marks the everyday race of a cancel or amend with a fill (the venue says "gone"): logged at debug.
+   */
+  private markUnknown(orderLinkId: string, symbol: string, reason?: string, routine = false): void {
+    if (!this.unknown.has(orderLinkId)) {
+      const fields = { orderLinkId, symbol, reason };
+      if (routine) this.deps.logger.debug('order finished while a request was on its way; confirming its final state', fields);
+      else this.deps.logger.warn('order state unknown; querying until the venue says', fields);
+    }
+    this.unknown.set(orderLinkId, { symbol, lastSentAt: this.deps.clock() });
+    this.scheduleQueries();
+  }
+
+  /** Runs the status queries of unknown orders, one batch at a time, now rather than at the next tick. */
+  private scheduleQueries(): void {
+    if (this.unknown.size === 0 || this.querying) return;
+    this.querying = this.queryUnknown().finally(() => {
+      this.querying = undefined;
+    });
+  }
+
+  // ---------------------------------------------------------------- unknown orders
+
+  private unknownOf(symbol: string): number {
+    let count = 0;
+    for (const entry of this.unknown.values()) if (entry.symbol === symbol) count += 1;
+    return count;
+  }
+
+  /** Orders with a request and no news for too long: their fate is asked for. */
+  private findStuckOrders(now: number): void {
+    for (const [orderLinkId, sentAt] of this.lastActionAt) {
+      if (now - sentAt < this.deps.settings.stuckAfterMs || this.unknown.has(orderLinkId) || this.busy.has(orderLinkId)) continue;
+      const order = this.tracker.get(orderLinkId);
+      if (!order || !isOrderOpen(order)) continue;
+      const status = orderStatus(order);
+      if (status === 'PendingNew' || status === 'PendingCancel' || status === 'PendingAmend') this.unknown.set(orderLinkId, { symbol: order.intent.symbol, lastSentAt: sentAt });
+    }
+  }
+
+  private async queryUnknown(): Promise<void> {
+    const { query, clock, settings, logger } = this.deps;
+    for (const [orderLinkId, entry] of [...this.unknown].slice(0, MAX_QUERIES_PER_TICK)) {
+      let report: VenueOrderReport | undefined;
+      try {
+        report = await query(entry.symbol, orderLinkId);
+      } catch (error) {
+        logger.debug('status query failed; will ask again', { orderLinkId, error: describe(error) });
+        continue;
+      }
+      const order = this.tracker.get(orderLinkId);
+      if (!order) {
+        this.unknown.delete(orderLinkId);
+        continue;
+      }
+      if (report) {
+        this.tracker.onVenueReport(orderLinkId, report);
+        const after = this.tracker.get(orderLinkId);
+        if (after?.pending) this.failPending(orderLinkId, after.pending.kind, 'settled by a status query');
+        this.unknown.delete(orderLinkId);
+        this.lastActionAt.delete(orderLinkId);
+        logger.info('order state established', { orderLinkId, status: report.status });
+      } else if (!order.venue && order.orderId === undefined && clock() - entry.lastSentAt > settings.createExpiryMs) {
+        // Past recv_window the venue refuses the request even if it arrives now: it never landed.
+        this.tracker.apply(orderLinkId, { type: 'CreateRejected', reason: 'not at the venue after the request expired' });
+        this.unknown.delete(orderLinkId);
+        logger.info('order never reached the venue', { orderLinkId });
+      } else if (order.venue && isTerminalStatus(order.venue.status)) {
+        this.unknown.delete(orderLinkId);
+      }
+      const state = this.symbols.get(entry.symbol);
+      if (state) this.requote(state);
+    }
+  }
+
+  // ---------------------------------------------------------------- reconciliation
+
+  private reconcileAll(): Promise<void> {
+    this.reconciling ??= (async () => {
+      for (const state of this.symbols.values()) {
+        try {
+          await this.reconcileSymbol(state);
+        } catch (error) {
+          state.reconciled = false;
+          this.deps.logger.error('reconciliation failed; retrying on the next tick', { symbol: state.symbol, error: describe(error) });
+        }
+      }
+    })().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  private async reconcileSymbol(state: SymbolState): Promise<void> {
+    const { account, ids, settings, logger, clock } = this.deps;
+    const { symbol } = state;
+    const venueOpen = await account.openOrders(symbol);
+    let venuePosition = await account.positionLots(symbol);
+    let plan = reconcile({ symbol, venueOpen, local: this.tracker.ordersOf(symbol), venuePositionLots: venuePosition, localPositionLots: this.positionLots(state), isOurs: (id) => ids.isOurs(id), cancelUnknownOrders: settings.cancelUnknownOrders });
+    if (plan.positionMismatchLots !== 0n) {
+      // A fill may have landed between the backfill and the position read: read both again before believing it.
+      await this.deps.backfill();
+      venuePosition = await account.positionLots(symbol);
+      plan = { ...plan, positionMismatchLots: venuePosition - this.positionLots(state) };
+    }
+    for (const entry of plan.apply) this.tracker.onVenueReport(entry.orderLinkId, entry.report);
+    for (const entry of plan.adopt) this.adopt(state, entry);
+    for (const orderLinkId of plan.query) this.unknown.set(orderLinkId, { symbol, lastSentAt: this.tracker.get(orderLinkId)?.intent.createdAt ?? clock() });
+    let cancelledUnknown = 0;
+    if (plan.cancel.length > 0) {
+      cancelledUnknown = await account.cancelAll(symbol);
+      const stillOpen = (await account.openOrders(symbol)).filter((entry) => !this.tracker.get(entry.orderLinkId));
+      if (stillOpen.length > 0) throw new Error(`${stillOpen.length} unknown orders still open after cancel-all`);
+    }
+    state.positionOffsetLots += plan.positionMismatchLots;
+    state.report = { at: clock(), findings: plan.findings, cancelledUnknown, adopted: plan.adopt.length, queried: plan.query.length, positionMismatchLots: plan.positionMismatchLots };
+    state.reconciled = true;
+    logger.info('reconciled with the venue', { symbol, ...state.report, positionLots: this.positionLots(state) });
+    this.requote(state);
+  }
+
+  /** An order of an earlier generation of this shard, kept: it takes a free slot of its side, or is surplus. */
+  private adopt(state: SymbolState, entry: VenueOpenOrder): void {
+    const occupied = this.tracker.occupiedSlots(state.symbol);
+    let level = 0;
+    while (level < state.setup.quote.levels && occupied.has(`${entry.side}:${level}`)) level += 1;
+    const order = createOrder({ orderLinkId: entry.orderLinkId, symbol: state.symbol, side: entry.side, priceTicks: entry.report.priceTicks, qtyLots: entry.report.qtyLots, createdAt: entry.report.updatedTime });
+    this.tracker.register(order, level < state.setup.quote.levels ? { symbol: state.symbol, side: entry.side, level } : undefined);
+    this.tracker.onVenueReport(entry.orderLinkId, entry.report);
+  }
+
+  private onForeignOrder(state: SymbolState, update: VenueOrderUpdate): void {
+    // Before quoting begins, reconciliation decides about every order it finds (and reports it).
+    if (isTerminalStatus(update.report.status) || this.phase !== 'running') return;
+    this.foreignOrders += 1;
+    // Only ours from an earlier generation can be named by orderLinkId for sure; the rest waits for the next reconciliation.
+    if (!this.deps.settings.cancelUnknownOrders || update.orderLinkId === '') {
+      this.deps.logger.warn('open order unknown to this engine', { symbol: state.symbol, orderLinkId: update.orderLinkId, orderId: update.report.orderId });
+      return;
+    }
+    this.adopt(state, update);
+    this.deps.logger.warn('cancelling an open order unknown to this engine', { symbol: state.symbol, orderLinkId: update.orderLinkId });
+    const order = this.tracker.get(update.orderLinkId);
+    if (order && this.cancellable(order)) this.sendCancels(state, [order]);
+  }
+
+  // ---------------------------------------------------------------- cancel everything over REST
+
+  private settleOwedCancelAlls(): void {
+    for (const symbol of [...this.cancelAllOwed]) {
+      this.cancelAllOwed.delete(symbol);
+      const work = this.deps.account.cancelAll(symbol).then(
+        (cancelled) => {
+          this.deps.logger.info('cancelled everything', { symbol, cancelled });
+        },
+        (error: unknown) => {
+          this.cancelAllOwed.add(symbol);
+          this.deps.logger.error('cancel-all failed; retrying on the next tick', { symbol, error: describe(error) });
+        },
+      );
+      this.inFlight.add(work);
+      void work.finally(() => this.inFlight.delete(work));
+    }
+  }
+
+  // ---------------------------------------------------------------- edge
+
+  private checkEdge(state: SymbolState): void {
+    const verdict = state.edge.evaluate();
+    if (verdict.freeze) this.freeze(verdict.reason, `${state.symbol}: ${verdict.detail}`);
+  }
+
+  // ---------------------------------------------------------------- figures
+
+  private mid(state: SymbolState): Decimal | undefined {
+    const bid = state.book?.bestBid();
+    const ask = state.book?.bestAsk();
+    return bid === undefined || ask === undefined ? undefined : exactMid(state.setup.instrument, bid, ask);
+  }
+
+  /** The position quoting and risk use: the executions seen, plus what reconciliation found beyond them. */
+  private positionLots(state: SymbolState): bigint {
+    return this.tracker.position(state.symbol).sizeLots + state.positionOffsetLots;
+  }
+
+  private totalOpenOrders(): number {
+    let count = 0;
+    for (const symbol of this.symbols.keys()) count += this.tracker.openOrders(symbol).length;
+    return count;
+  }
+
+  private noteSent(now: number): void {
+    this.sentTimes.push(now);
+  }
+
+  private sentInLastSecond(now: number): number {
+    let expired = 0;
+    while (expired < this.sentTimes.length && (this.sentTimes[expired] ?? now) <= now - 1_000) expired += 1;
+    if (expired > 0) this.sentTimes.splice(0, expired);
+    return this.sentTimes.length;
+  }
+
+  // ---------------------------------------------------------------- health and status
+
+  live(): boolean {
+    return this.phase !== 'stopped';
+  }
+
+  ready(): { ready: boolean; reasons: string[] } {
+    const now = this.deps.clock();
+    const reasons: string[] = [];
+    if (this.phase !== 'running') reasons.push(`engine ${this.phase}`);
+    if (!this.privateSynced) reasons.push('private stream not synced');
+    for (const state of this.symbols.values()) {
+      if (!state.reconciled) reasons.push(`${state.symbol}: not reconciled`);
+      if (!state.bookSynced) reasons.push(`${state.symbol}: ${state.bookIssue}`);
+    }
+    if (this.deps.breakerState(now) === 'open') reasons.push('circuit breaker open');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  status(): EngineStatus {
+    const now = this.deps.clock();
+    return {
+      phase: this.phase,
+      frozen: this.frozen,
+      privateStreamSynced: this.privateSynced,
+      breaker: this.deps.breakerState(now),
+      unknownOrders: this.unknown.size,
+      symbols: [...this.symbols.values()].map((state) => this.symbolStatus(state, now)),
+      counters: {
+        sent: { ...this.sent },
+        riskRefusals: Object.fromEntries(this.riskRefusals),
+        venueRejections: Object.fromEntries(this.venueRejections),
+        postOnlyRepriced: this.postOnlyRepriced,
+        illegalTransitions: Object.fromEntries(this.tracker.illegalTransitions),
+        foreignOrders: this.foreignOrders,
+        malformed: Object.fromEntries(this.malformed),
+      },
+    };
+  }
+
+  private symbolStatus(state: SymbolState, now: number): SymbolStatus {
+    const { instrument } = state.setup;
+    const position = this.tracker.position(state.symbol);
+    const exposure = this.tracker.exposure(state.symbol);
+    const mid = this.mid(state);
+    const bestBid = state.book?.bestBid();
+    const bestAsk = state.book?.bestAsk();
+    const blockers = this.blockers(state, now);
+    const tradedLots = position.makerLots + position.takerLots;
+    const price = (value: Ticks | undefined) => (value === undefined ? undefined : formatPrice(instrument, value));
+    return {
+      symbol: state.symbol,
+      quoting: blockers.length === 0,
+      blockers,
+      bestBid: price(bestBid),
+      bestAsk: price(bestAsk),
+      mid,
+      ourBid: price(exposure.bestBid),
+      ourAsk: price(exposure.bestAsk),
+      openOrders: exposure.openCount,
+      position: dec(this.positionLots(state)).times(instrument.qtyStep),
+      untrackedPosition: dec(state.positionOffsetLots).times(instrument.qtyStep),
+      fills: position.tradeCount,
+      makerShare: tradedLots === 0n ? undefined : Number(position.makerLots) / Number(tradedLots),
+      pnl: mid ? pnlBreakdown(position, instrument, mid) : undefined,
+      edge: state.edge.snapshot(),
+      reconciliation: state.report,
+    };
+  }
+}
+
+/** An order a cancel may be sent for now: open, acknowledged (a cancel must not race its create), not already being cancelled. */
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message.slice(0, 300) : 'unknown error';
+}

@@ -1,0 +1,131 @@
+/**
+ * Restarts: the engine stopped gracefully (in process, and as the container's process by SIGTERM) and
+ * killed with SIGKILL while its orders are live, then started again. No order is duplicated, none is
+ * orphaned (every open order at the venue is one the running engine knows), and positions equal the venue's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { RestClientV5 } from 'bybit-api';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type EngineProcess, startEngineProcess } from '../../src/app/engine-process.js';
+import { dec } from '../../src/core/decimal.js';
+import { type Simulator, startSimulator } from '../../sim/simulator.js';
+import { useProvisionedStage } from '../support/aws.js';
+import { eventually, storeTraderKey, testConfig, testConfigDocument, venueEnv, venueExecutions, venueOpenOrders, venueOrderHistory } from '../support/engine.js';
+import { TRADER } from '../support/sim.js';
+
+const aws = useProvisionedStage();
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
+let sim: Simulator;
+let rest: RestClientV5;
+const running: EngineProcess[] = [];
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  sim = await startSimulator({ seed: 9, market: { autoStart: true } });
+  rest = new RestClientV5({ ...TRADER, baseUrl: sim.restUrl });
+  await storeTraderKey(aws.clients.secrets, aws.stage.names.secrets.tradingKey);
+});
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const engine of running) await engine.stop('test over');
+  await sim.close();
+});
+
+async function startInProcess(shard: string): Promise<EngineProcess> {
+  const engine = await startEngineProcess({ config: testConfig(sim, aws.stage.names.secrets.tradingKey, shard), secrets: aws.clients.secrets, logSink: () => undefined });
+  running.push(engine);
+  return engine;
+}
+
+/** The engine as the container runs it: `src/app/main.ts --config <file>` in its own process, its logs kept. */
+function startChild(shard: string): { child: ChildProcess; output: string[]; exited: Promise<number | null> } {
+  const dir = mkdtempSync(join(tmpdir(), 'mmrb-restart-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(testConfigDocument(aws.stage.names.secrets.tradingKey, shard)));
+  // Node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the engine, not a parent that cannot relay it.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/app/main.ts'), '--config', file], { cwd: root, env: { ...process.env, ...venueEnv(sim) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const output: string[] = [];
+  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output, exited };
+}
+
+async function openOrdersOf(prefix: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const symbol of SYMBOLS) for (const order of await venueOpenOrders(rest, symbol)) if (order.orderLinkId.startsWith(prefix)) ids.push(order.orderLinkId);
+  return ids;
+}
+
+async function venuePositionQty(symbol: string): Promise<string> {
+  const row = (await rest.getPositionInfo({ category: 'linear', symbol })).result.list[0];
+  if (!row || row.side === '') return '0';
+  return dec(row.size).times(dec(row.side === 'Buy' ? '1' : '-1')).toFixed();
+}
+
+/** The restarted engine's view equals the venue's: positions, and every venue open order known to it. */
+async function expectConsistent(engine: EngineProcess): Promise<void> {
+  await eventually('ready after restart', () => (engine.engine.ready().ready ? true : undefined));
+  for (const symbol of SYMBOLS) {
+    const status = engine.engine.status().symbols.find((entry) => entry.symbol === symbol);
+    expect(status?.position.toFixed()).toBe(await venuePositionQty(symbol));
+    for (const order of await venueOpenOrders(rest, symbol)) expect(engine.engine.tracker.get(order.orderLinkId)).toBeDefined();
+    // No duplicate: Bybit keeps orderLinkIds unique, and no slot ever held two orders of the same generation.
+    const history = await venueOrderHistory(rest, symbol);
+    expect(new Set(history.map((order) => order.orderLinkId)).size).toBe(history.length);
+  }
+}
+
+async function waitForQuotesAndFills(prefix: string): Promise<void> {
+  await eventually('live quotes', async () => ((await openOrdersOf(prefix)).length >= 2 ? true : undefined), 30_000);
+  await eventually('a fill', async () => ((await venueExecutions(rest, 'BTCUSDT')).length + (await venueExecutions(rest, 'ETHUSDT')).length > 0 ? true : undefined), 30_000);
+}
+
+describe('engine restarts', () => {
+  it('graceful stop in process: nothing left open, and the next generation starts from the venue', async () => {
+    const first = await startInProcess('grace');
+    await waitForQuotesAndFills('grace-');
+    const report = await first.stop('restart');
+    expect(report.clean).toBe(true);
+    expect(await openOrdersOf('grace-')).toEqual([]);
+
+    const second = await startInProcess('grace');
+    await expectConsistent(second);
+    expect(second.engine.status().symbols.every((symbol) => symbol.reconciliation?.cancelledUnknown === 0)).toBe(true);
+    expect((await second.stop('done')).clean).toBe(true);
+  }, 90_000);
+
+  it('SIGTERM to the container process: it cancels everything and exits 0', async () => {
+    const { child, output, exited } = startChild('term');
+    await waitForQuotesAndFills('term-');
+    child.kill('SIGTERM');
+    const code = await exited;
+    expect({ code, tail: code === 0 ? '' : output.join('').slice(-2_000) }).toEqual({ code: 0, tail: '' });
+    expect(await openOrdersOf('term-')).toEqual([]);
+    expect(output.join('')).toContain('stopped: no open orders at the venue');
+  }, 90_000);
+
+  it('SIGKILL with live orders: the next generation cancels the orphans before quoting and takes the venue position', async () => {
+    const { child, exited } = startChild('kill');
+    await waitForQuotesAndFills('kill-');
+    child.kill('SIGKILL');
+    await exited;
+    const orphans = await openOrdersOf('kill-');
+    // Killed mid-quote: its orders are still live (disconnect-cancel takes its window to act).
+    expect(orphans.length).toBeGreaterThan(0);
+
+    const next = await startInProcess('kill');
+    await expectConsistent(next);
+    const cancelled = next.engine.status().symbols.reduce((total, symbol) => total + (symbol.reconciliation?.cancelledUnknown ?? 0), 0);
+    expect(cancelled).toBeGreaterThan(0);
+    for (const orderLinkId of orphans) expect(await openOrdersOf(orderLinkId)).toEqual([]);
+    expect((await next.stop('done')).clean).toBe(true);
+  }, 90_000);
+});

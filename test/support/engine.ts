@@ -1,0 +1,81 @@
+/**
+ * Running the engine against the simulator and the AWS emulator in tests: its configuration (the
+ * simulator's URLs, a trading-key secret in the emulator), and reading back what the venue reports.
+ */
+import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { RestClientV5 } from 'bybit-api';
+import { type EngineConfig, loadConfig } from '../../src/config/config.js';
+import type { Simulator } from '../../sim/simulator.js';
+import { TRADER } from './sim.js';
+
+/** Stores the simulator's trader key as the engine's trading-key secret. */
+export async function storeTraderKey(secrets: SecretsManagerClient, secretId: string): Promise<void> {
+  await secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ apiKey: TRADER.key, apiSecret: TRADER.secret, keyId: 'sim-trader' }) }));
+}
+
+/** The simulator's URLs as MMRB__ environment overrides (its ports are picked at start). */
+export function venueEnv(sim: Simulator): Record<string, string> {
+  return {
+    MMRB__VENUE__RESTURL: sim.restUrl,
+    MMRB__VENUE__WSPUBLICURL: sim.wsUrls.public,
+    MMRB__VENUE__WSPRIVATEURL: sim.wsUrls.private,
+    MMRB__VENUE__WSTRADEURL: sim.wsUrls.trade,
+  };
+}
+
+/** A configuration document for tests: two symbols, two levels, fast ticks; `overrides` merge on top. */
+export function testConfigDocument(secretId: string, shard: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    shard,
+    venue: { credentialsSecretId: secretId, dcpWindowSeconds: 10 },
+    symbolDefaults: { levels: 2, levelSpacingBps: '1', minEdgeBps: '0.5', refreshToleranceTicks: 2 },
+    symbols: {
+      BTCUSDT: { orderQty: '0.002', maxPosition: '0.02', maxNotional: '1500' },
+      ETHUSDT: { orderQty: '0.03', maxPosition: '0.3', maxNotional: '1200' },
+    },
+    risk: { ordersPerSecond: 8 },
+    router: { requestTimeoutMs: 1_000 },
+    engine: { healthPort: 0, stopTimeoutMs: 10_000 },
+    ...overrides,
+  };
+}
+
+export function testConfig(sim: Simulator, secretId: string, shard: string, overrides: Record<string, unknown> = {}): EngineConfig {
+  return loadConfig({ fileText: JSON.stringify(testConfigDocument(secretId, shard, overrides)), env: venueEnv(sim) }).config;
+}
+
+/** Every item of a cursor-paged list endpoint. */
+export async function allPages<T>(fetch: (cursor: string | undefined) => Promise<{ retCode: number; retMsg: string; result: { list: T[]; nextPageCursor?: string } }>): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const response = await fetch(cursor);
+    if (response.retCode !== 0) throw new Error(`venue answered ${response.retCode} ${response.retMsg}`);
+    items.push(...response.result.list);
+    cursor = response.result.nextPageCursor || undefined;
+  } while (cursor);
+  return items;
+}
+
+export async function venueExecutions(rest: RestClientV5, symbol: string) {
+  return allPages((cursor) => rest.getExecutionList({ category: 'linear', symbol, limit: 100, ...(cursor && { cursor }) }));
+}
+
+export async function venueOrderHistory(rest: RestClientV5, symbol: string) {
+  return allPages((cursor) => rest.getHistoricOrders({ category: 'linear', symbol, limit: 50, ...(cursor && { cursor }) }));
+}
+
+export async function venueOpenOrders(rest: RestClientV5, symbol: string) {
+  return allPages((cursor) => rest.getActiveOrders({ category: 'linear', symbol, openOnly: 0, limit: 50, ...(cursor && { cursor }) }));
+}
+
+/** Polls `check` until it returns a value, or fails after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
