@@ -9,7 +9,7 @@
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_KEYS, startSimulator } from '../sim/simulator.js';
-import { type EngineProcess, startEngineProcess } from '../src/app/engine-process.js';
+import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from '../src/app/engine-process.js';
 import { statusLines } from '../src/app/status-line.js';
 import { loadConfig } from '../src/config/config.js';
 import { ensureMotoVenv, startMoto } from '../src/local/moto.js';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   });
   const engine = await startEngineProcess({
     config,
-    secrets: clients.secrets,
+    credentials: secretsManagerCredentials(config, clients.secrets),
     // JSON logs of warnings and errors go to stderr; the status lines are the view here.
     logSink: (line) => {
       if (!line.includes('"level":"debug"') && !line.includes('"level":"info"')) process.stderr.write(`${line}\n`);

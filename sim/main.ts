@@ -1,20 +1,29 @@
 /**
  * `npm run sim`: the simulated Bybit v5 venue, standalone on loopback.
- *   npm run sim -- --port 8085 --seed 42
+ *   npm run sim -- --port 8085 --seed 42 [--market-interval-ms 100] [--rate-limit-scale 1]
+ * A shorter market interval moves the book more often (benchmarks); a rate-limit scale above 1 models a
+ * higher Bybit account tier.
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_KEYS, startSimulator } from './simulator.js';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, seed: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '0' }, seed: { type: 'string', default: '1' }, 'market-interval-ms': { type: 'string', default: '100' }, 'rate-limit-scale': { type: 'string', default: '1' } },
+});
 const port = Number(values.port);
 const seed = Number(values.seed);
+const intervalMs = Number(values['market-interval-ms']);
+const rateLimitScale = Number(values['rate-limit-scale']);
+if (!Number.isInteger(intervalMs) || intervalMs < 1) throw new Error(`--market-interval-ms must be a positive integer, got ${values['market-interval-ms']}`);
+if (!Number.isInteger(rateLimitScale) || rateLimitScale < 1) throw new Error(`--rate-limit-scale must be a positive integer, got ${values['rate-limit-scale']}`);
 if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be 0-65535, got ${values.port}`);
 if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
 
 const sim = await startSimulator({
   port,
   seed,
-  market: { autoStart: true },
+  market: { autoStart: true, intervalMs },
+  rateLimitScale,
   onError: (error) => {
     console.error('handler error:', error);
   },

@@ -87,10 +87,10 @@ export class UidLimits {
     for (const [path, perSecond] of perSecondByPath) this.windows.set(path, new RollingWindow(perSecond, 1_000));
   }
 
-  /** undefined when the path has no per-UID limit. */
   /** Requests refused (wholly or in part) because the account's own quota was spent, by path; a storm fault is not counted. */
   readonly refusals = new Map<string, number>();
 
+  /** undefined when the path has no per-UID limit. */
   take(path: string, uid: number, units: number, now: number): WindowDecision | undefined {
     const decision = this.windows.get(path)?.take(String(uid), units, now);
     if (decision && decision.admitted < units) this.refusals.set(path, (this.refusals.get(path) ?? 0) + 1);

@@ -16,7 +16,7 @@ import { PrivateStream } from '../adapters/bybit/private-stream.js';
 import { restStatusQuery } from '../adapters/bybit/queries.js';
 import { type HealthServer, startHealthServer } from '../adapters/health/server.js';
 import { createLogger } from '../adapters/logging/logger.js';
-import { CredentialsProvider } from '../adapters/secrets/bybit-credentials.js';
+import { CredentialsProvider, type ResolvedBybitCredentials } from '../adapters/secrets/bybit-credentials.js';
 import type { EngineConfig } from '../config/config.js';
 import type { Decimal } from '../core/decimal.js';
 import { type GridCodec, InstrumentError, gridCodec } from '../core/instrument.js';
@@ -28,9 +28,22 @@ import { OrderLinkIds } from '../engine/tracker.js';
 import type { Logger } from '../ports/logger.js';
 import { enabledSymbols, engineSettings } from './settings.js';
 
+/** Where the trading key comes from: Secrets Manager in every deployment (secretsManagerCredentials). */
+export interface CredentialsSource {
+  get(): Promise<ResolvedBybitCredentials>;
+  refresh(reason: string): Promise<ResolvedBybitCredentials>;
+  /** Every key and secret served recently, for the logger to redact. */
+  secretValues(): string[];
+}
+
+/** The configured trading-key secret, through the caching provider (TTL, refresh on an auth error). */
+export function secretsManagerCredentials(config: EngineConfig, client: SecretsManagerClient, clock: () => number = Date.now): CredentialsSource {
+  return new CredentialsProvider({ client, secretId: config.venue.credentialsSecretId, ttlMs: config.venue.credentialsCacheTtlMs, clock });
+}
+
 export interface EngineProcessOptions {
   readonly config: EngineConfig;
-  readonly secrets: SecretsManagerClient;
+  readonly credentials: CredentialsSource;
   /** Where log lines go (stdout by default). */
   readonly logSink?: (line: string) => void;
   readonly clock?: () => number;
@@ -57,6 +70,8 @@ export interface EngineProcess {
 const BOOK_DEPTH = 50;
 /** Bybit's default per-UID limit for create, amend and cancel on linear, per second, until headers say otherwise. */
 const DEFAULT_ORDERS_PER_SECOND = 10;
+/** Added to the venue's rate-limit windows: arrival jitter on loopback measured in ms; a WAN needs no less. */
+const RATE_WINDOW_MARGIN_MS = 100;
 /** How far back the first execution backfill reaches (Bybit keeps executions queryable for 7 days per request window). */
 const INITIAL_LOOKBACK_MS = 7 * 24 * 3_600_000;
 
@@ -79,18 +94,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
   const symbols = enabledSymbols(config);
   let rotated = false;
-  const provider = new CredentialsProvider({
-    client: options.secrets,
-    secretId: config.venue.credentialsSecretId,
-    ttlMs: config.venue.credentialsCacheTtlMs,
-    clock,
-    onChange: (keyId, previous) => {
-      if (previous !== undefined && previous !== keyId) {
-        rotated = true;
-        options.onCredentialsRotated?.();
-      }
-    },
-  });
+  const provider = options.credentials;
   const credentials = await provider.get();
   const logger = createLogger({ serviceName: `mmrb-engine-${config.shard}`, secrets: () => provider.secretValues(), ...(options.logSink && { sink: options.logSink }) });
   logger.info('starting', { shard: config.shard, stage: config.stage, symbols, keyId: credentials.keyId, restUrl: config.venue.restUrl });
@@ -123,14 +127,19 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     primary: routerConfig.preferWebSocket ? new WebSocketOrderEntry(tradeSocket, routerConfig.requestTimeoutMs) : restEntry,
     fallback: restEntry,
     query,
-    limiter: new RequestLimiter({ defaultPerSecond: DEFAULT_ORDERS_PER_SECOND, ipBudget: config.venue.ipRequestBudgetPer5s, ipWindowMs: 5_000, tasksSharingIp: config.venue.tasksSharingIp, headroomPercent: routerConfig.rateLimitHeadroomPercent }),
+    limiter: new RequestLimiter({ defaultPerSecond: DEFAULT_ORDERS_PER_SECOND, ipBudget: config.venue.ipRequestBudgetPer5s, ipWindowMs: 5_000, tasksSharingIp: config.venue.tasksSharingIp, headroomPercent: routerConfig.rateLimitHeadroomPercent, windowMarginMs: RATE_WINDOW_MARGIN_MS }),
     breaker,
     backoff: { baseMs: routerConfig.backoffBaseMs, maxMs: routerConfig.backoffMaxMs, maxRetries: routerConfig.maxRetries },
     clock,
     sleep,
     random: Math.random,
     refreshCredentials: async () => {
-      await provider.refresh('the venue refused the key');
+      const fresh = await provider.refresh('the venue refused the key');
+      if (fresh.apiKey !== credentials.apiKey && !rotated) {
+        rotated = true;
+        logger.warn('the trading key was rotated; restarting on the new one', { keyId: fresh.keyId });
+        options.onCredentialsRotated?.();
+      }
     },
     statusQueryAttempts: 3,
   });

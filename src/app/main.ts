@@ -11,7 +11,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseArgs } from 'node:util';
 import { ConfigError, formatConfig, loadConfig } from '../config/config.js';
-import { type EngineProcess, startEngineProcess } from './engine-process.js';
+import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from './engine-process.js';
 import { statusLines } from './status-line.js';
 
 /** Exit codes: 0 stopped clean, 1 stopped with doubts or failed, 2 bad configuration or usage. */
@@ -64,7 +64,7 @@ async function main(): Promise<number> {
 
   const process_ = await startEngineProcess({
     config,
-    secrets,
+    credentials: secretsManagerCredentials(config, secrets),
     onCredentialsRotated: () => {
       // The bybit-api clients hold the key they were built with: restart on the new one, gracefully.
       process.kill(process.pid, 'SIGTERM');

@@ -22,12 +22,13 @@ import { type Instrument, lotsToQty, notional } from './instrument.js';
 import type { Lots, Side, Ticks } from './units.js';
 import { sideSign } from './units.js';
 
-const TWO = dec('2');
+const HALF = dec('0.5');
 const BPS = dec('10000');
 
 /** The mid of a book in the instrument's price, exactly: (bid + ask) / 2. */
 export function exactMid(instrument: Instrument, bestBid: Ticks, bestAsk: Ticks): Decimal {
-  return dec(BigInt(bestBid + bestAsk)).times(instrument.tickSize).div(TWO);
+  // Halving is a multiplication by 0.5: exact, and far cheaper than a division.
+  return dec(BigInt(bestBid + bestAsk)).times(instrument.tickSize).times(HALF);
 }
 
 export interface EdgeFill {

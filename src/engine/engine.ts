@@ -79,7 +79,7 @@ export interface OrderPath {
 export interface OrdersSentEvent {
   readonly kind: 'create' | 'amend' | 'cancel';
   readonly symbol: string;
-  readonly count: number;
+  readonly orderLinkIds: readonly string[];
   readonly at: number;
   readonly bookSynced: boolean;
   /** The venue's timestamp of the last book message applied (ms), if any. */
@@ -195,6 +195,7 @@ const POST_ONLY_CANCEL = 'EC_PostOnlyWillTakeLiquidity';
 const ORDER_GONE = new Set([110001, 110008, 170213]);
 const MAX_QUERIES_PER_TICK = 20;
 const REFUSED_CREATE_HOLD_MS = 1_000;
+const BACKFILL_RETRY_AFTER_MS = 2_000;
 
 export class Engine {
   readonly tracker = new OrderTracker();
@@ -216,12 +217,17 @@ export class Engine {
   private foreignOrders = 0;
   /** Symbols whose cancel-all over REST is owed (a freeze, an open breaker) and not yet done. */
   private readonly cancelAllOwed = new Set<string>();
+  /** Symbols with a requote due on the next turn of the event loop. */
+  private readonly requoteScheduled = new Set<string>();
   /** Slots that wait before a new order (see held()). */
   private readonly holds = new Map<string, { sameBookU: number | undefined; until: number }>();
   /** Orders with a request inside the router: not stuck, however long the router takes. */
   private readonly busy = new Map<string, number>();
   private breakerEpisode = false;
   private reconciling: Promise<void> | undefined;
+  private backfilling: Promise<void> | undefined;
+  /** Since when the private stream is unsynced (undefined while synced). */
+  private privateUnsyncedAt: number | undefined;
   private querying: Promise<void> | undefined;
   private stopping: Promise<StopReport> | undefined;
 
@@ -392,6 +398,7 @@ export class Engine {
   /** The private stream may have missed messages: positions are untrusted until it is backfilled. */
   onPrivateUnsynced(reason: string): void {
     this.privateSynced = false;
+    this.privateUnsyncedAt ??= this.deps.clock();
     this.deps.logger.warn('private stream unsynced; pulling quotes until reconciled', { reason });
     for (const state of this.symbols.values()) {
       state.reconciled = false;
@@ -401,6 +408,7 @@ export class Engine {
 
   onPrivateSynced(executionsBackfilled: number): void {
     this.privateSynced = true;
+    this.privateUnsyncedAt = undefined;
     this.deps.logger.info('private stream synced', { executionsBackfilled });
     if (this.phase === 'running') void this.reconcileAll();
   }
@@ -426,6 +434,7 @@ export class Engine {
     this.findStuckOrders(now);
     this.scheduleQueries();
     if (this.phase === 'running' && this.privateSynced && [...this.symbols.values()].some((state) => !state.reconciled)) void this.reconcileAll();
+    this.retryBackfill(now);
     for (const state of this.symbols.values()) {
       const mid = this.mid(state);
       if (mid) {
@@ -439,6 +448,24 @@ export class Engine {
       const order = this.tracker.get(orderLinkId);
       if (!order || !isOrderOpen(order)) this.lastActionAt.delete(orderLinkId);
     }
+  }
+
+  /**
+   * A backfill that failed (the venue refusing or erroring just after a reconnect) leaves the private
+   * stream unsynced, and nothing else would try again: after a grace period each tick asks for another.
+   */
+  private retryBackfill(now: number): void {
+    if (this.phase !== 'running' || this.privateSynced || this.backfilling) return;
+    if (this.privateUnsyncedAt === undefined || now - this.privateUnsyncedAt < BACKFILL_RETRY_AFTER_MS) return;
+    this.privateUnsyncedAt = now;
+    this.backfilling = Promise.resolve()
+      .then(() => this.deps.backfill())
+      .catch((error: unknown) => {
+        this.deps.logger.warn('private-stream backfill failed; trying again', { error: describe(error) });
+      })
+      .finally(() => {
+        this.backfilling = undefined;
+      });
   }
 
   // ---------------------------------------------------------------- the quoting rule
@@ -487,7 +514,9 @@ export class Engine {
     }
     this.sendCancels(state, [...cancels.values()]);
 
-    const mark = this.mid(state);
+    // The mark (an exact decimal) is computed only if some order is to be checked.
+    let markOnce: { readonly value: Decimal | undefined } | undefined;
+    const mark = (): Decimal | undefined => (markOnce ??= { value: this.mid(state) }).value;
     const amends: { order: Order; target: QuoteTarget }[] = [];
     for (const { quote, target } of plan.amend) {
       const order = tracker.get(quote.orderLinkId);
@@ -532,8 +561,8 @@ export class Engine {
     this.holds.set(`${slot.symbol}:${slot.side}:${slot.level}`, { sameBookU: sameBook ? book?.lastU : undefined, until: this.deps.clock() + forMs });
   }
 
-  private allowed(state: SymbolState, mark: Decimal | undefined, now: number, order: { side: Side; priceTicks: Ticks; qtyLots: Lots; replacesLots?: number }): boolean {
-    const decision = checkOrder(state.setup.instrument, state.setup.limits, this.riskState(state, mark, now), order);
+  private allowed(state: SymbolState, mark: () => Decimal | undefined, now: number, order: { side: Side; priceTicks: Ticks; qtyLots: Lots; replacesLots?: number }): boolean {
+    const decision = checkOrder(state.setup.instrument, state.setup.limits, this.riskState(state, mark(), now), order);
     if (decision.ok) return true;
     this.riskRefusals.set(decision.reason, (this.riskRefusals.get(decision.reason) ?? 0) + 1);
     return false;
@@ -562,7 +591,7 @@ export class Engine {
     this.tracker.register(createOrder({ orderLinkId, symbol: state.symbol, side: target.side, priceTicks: target.priceTicks, qtyLots: target.qtyLots, createdAt: now }), { symbol: state.symbol, side: target.side, level: target.level });
     this.noteSent(now);
     this.sent.create += 1;
-    this.observe('create', state, 1, now);
+    this.observe('create', state, [orderLinkId], now);
     this.lastActionAt.set(orderLinkId, now);
     const request = this.deps.router.create({ symbol: state.symbol, side: target.side, qty: formatQty(instrument, target.qtyLots), price: formatPrice(instrument, target.priceTicks), orderLinkId });
     this.track(request.then((result) => {
@@ -587,14 +616,14 @@ export class Engine {
     }
     if (params.length === 0) return;
     this.sent.amend += params.length;
-    this.observe('amend', state, params.length, now);
+    this.observe('amend', state, ids, now);
     const request = params.length === 1 && params[0] ? this.deps.router.amend(params[0]).then((result) => [result]) : this.deps.router.amendBatch(params);
     this.track(request.then((results) => {
       results.forEach((result, index) => {
         const orderLinkId = ids[index];
         if (orderLinkId !== undefined) this.onAmendResult(state, orderLinkId, result);
       });
-      this.requote(state);
+      this.afterAnswers(state, results);
     }), ids, state.symbol);
   }
 
@@ -610,7 +639,7 @@ export class Engine {
     }
     if (ids.length === 0) return;
     this.sent.cancel += ids.length;
-    this.observe('cancel', state, ids.length, now);
+    this.observe('cancel', state, ids, now);
     const params = ids.map((orderLinkId) => ({ symbol: state.symbol, orderLinkId }));
     const request = params.length === 1 && params[0] ? this.deps.router.cancel(params[0]).then((result) => [result]) : this.deps.router.cancelBatch(params);
     this.track(request.then((results) => {
@@ -618,12 +647,31 @@ export class Engine {
         const orderLinkId = ids[index];
         if (orderLinkId !== undefined) this.onCancelResult(state, orderLinkId, result);
       });
-      this.requote(state);
+      this.afterAnswers(state, results);
     }), ids, state.symbol);
   }
 
-  private observe(kind: OrdersSentEvent['kind'], state: SymbolState, count: number, at: number): void {
-    this.deps.observer?.onOrdersSent?.({ kind, symbol: state.symbol, count, at, bookSynced: state.bookSynced && (state.book?.isSynced ?? false), bookVenueTs: state.book?.lastTs });
+  private observe(kind: OrdersSentEvent['kind'], state: SymbolState, orderLinkIds: readonly string[], at: number): void {
+    this.deps.observer?.onOrdersSent?.({ kind, symbol: state.symbol, orderLinkIds, at, bookSynced: state.bookSynced && (state.book?.isSynced ?? false), bookVenueTs: state.book?.lastTs });
+  }
+
+  /**
+   * After answers, the quotes are revisited once, on the next turn of the event loop: answers arriving
+   * together are coalesced, and a chain of immediate answers cannot starve timers and sockets. Answers
+   * that sent nothing ("blocked": the breaker lets one probe through) change nothing to revisit; the next
+   * book update or tick does, so a half-open breaker cannot turn the engine into a busy loop.
+   */
+  private afterAnswers(state: SymbolState, results: readonly RouterResult[]): void {
+    if (results.some((result) => result.kind !== 'blocked')) this.scheduleRequote(state);
+  }
+
+  private scheduleRequote(state: SymbolState): void {
+    if (this.requoteScheduled.has(state.symbol)) return;
+    this.requoteScheduled.add(state.symbol);
+    setImmediate(() => {
+      this.requoteScheduled.delete(state.symbol);
+      this.requote(state);
+    });
   }
 
   /** Keeps a request's promise for stop(); a bug in a handler makes its orders unknown, never forgotten. */
@@ -670,7 +718,7 @@ export class Engine {
         this.markUnknown(orderLinkId, state.symbol, result.reason);
         break;
     }
-    this.requote(state);
+    this.afterAnswers(state, [result]);
   }
 
   private onAmendResult(state: SymbolState, orderLinkId: string, result: RouterResult): void {
@@ -812,7 +860,7 @@ export class Engine {
         this.unknown.delete(orderLinkId);
       }
       const state = this.symbols.get(entry.symbol);
-      if (state) this.requote(state);
+      if (state) this.scheduleRequote(state);
     }
   }
 

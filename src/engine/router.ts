@@ -131,9 +131,13 @@ export class OrderRouter {
   private async sendBatch<P extends OrderRef>(operation: 'amend' | 'cancel', params: readonly P[], send: Send<P>): Promise<RouterResult[]> {
     // Bybit's batch endpoints have their own quota, counted in orders (rate-limit.mdx, "Instructions for batch
     // endpoints"): the limiter keeps them apart from the single endpoints, as 'amend-batch' and 'cancel-batch'.
+    // A request never carries more orders than the quota admits in one window, or it could never be sent
+    // whole (the venue would refuse the rest).
+    const endpoint = `${operation}-batch`;
+    const size = Math.max(1, Math.min(BYBIT_LINEAR_MAX_BATCH_ORDERS, this.deps.limiter.capacity(endpoint)));
     const results: RouterResult[] = [];
-    for (let start = 0; start < params.length; start += BYBIT_LINEAR_MAX_BATCH_ORDERS) {
-      results.push(...(await this.send(operation, `${operation}-batch`, params.slice(start, start + BYBIT_LINEAR_MAX_BATCH_ORDERS), send)));
+    for (let start = 0; start < params.length; start += size) {
+      results.push(...(await this.send(operation, endpoint, params.slice(start, start + size), send)));
     }
     return results;
   }

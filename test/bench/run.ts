@@ -3,6 +3,7 @@
  */
 import { benchCore } from './core.js';
 import { benchDecision, formatLatency } from './engine.js';
+import { benchEngineLoop } from './loop.js';
 import { formatResult, machineLine } from './measure.js';
 import { benchMatching, benchReplay, benchRest } from './sim.js';
 
@@ -14,3 +15,9 @@ for (const result of await benchReplay()) console.log(formatResult(result));
 const decision = benchDecision();
 console.log(formatLatency(decision.latency));
 console.log(formatResult(decision.throughput));
+const loop = await benchEngineLoop();
+console.log(formatLatency(loop.latency));
+console.log(formatResult(loop.capacity));
+console.log(`${'engine loop: time in the engine per book update (mean)'.padEnd(58)} ${loop.onBookUs.toFixed(1).padStart(12)} us`);
+console.log(`${'engine loop: live book messages handled'.padEnd(58)} ${Math.round(loop.liveRate).toLocaleString('en-US').padStart(12)} /s  (p99 lag behind the venue ${loop.backlogP99Ms} ms)`);
+console.log(`${'engine loop: resident memory (engine process)'.padEnd(58)} ${loop.rssMb.toFixed(0).padStart(12)} MB`);

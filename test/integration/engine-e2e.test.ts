@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestClientV5 } from 'bybit-api';
-import { type EngineProcess, startEngineProcess } from '../../src/app/engine-process.js';
+import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from '../../src/app/engine-process.js';
 import { type Decimal, ZERO, dec } from '../../src/core/decimal.js';
 import { realisedPnl, unrealisedPnl } from '../../src/core/position.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
@@ -38,7 +38,7 @@ const INSTRUMENTS = { BTCUSDT, ETHUSDT };
 describe('engine on the simulator', () => {
   it('quotes post-only on both sides, is filled by taker flow, and matches the venue to the unit', async () => {
     const config = testConfig(sim, aws.stage.names.secrets.tradingKey, 'e2e');
-    engine = await startEngineProcess({ config, secrets: aws.clients.secrets, logSink: (line) => logs.push(line) });
+    engine = await startEngineProcess({ config, credentials: secretsManagerCredentials(config, aws.clients.secrets), logSink: (line) => logs.push(line) });
     const running = engine;
 
     // Ready once connected and reconciled; quoting both sides of both books.

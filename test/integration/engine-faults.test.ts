@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestClientV5 } from 'bybit-api';
-import { type EngineProcess, startEngineProcess } from '../../src/app/engine-process.js';
+import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from '../../src/app/engine-process.js';
 import { type Decimal, ZERO, dec } from '../../src/core/decimal.js';
 import type { OrdersSentEvent } from '../../src/engine/engine.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
@@ -109,7 +109,7 @@ describe('engine under venue faults', () => {
     });
     engine = await startEngineProcess({
       config,
-      secrets: aws.clients.secrets,
+      credentials: secretsManagerCredentials(config, aws.clients.secrets),
       logSink: (line) => logs.push(line),
       observer: { onOrdersSent: (event) => sends.push(event) },
     });
@@ -125,7 +125,11 @@ describe('engine under venue faults', () => {
     }
     calm();
     // Faults over: it must find its feet again by itself.
-    await eventually('quoting again after the faults', () => (running.engine.status().symbols.every((symbol) => symbol.quoting) ? true : undefined), 30_000);
+    await eventually('quoting again after the faults', () => (running.engine.status().symbols.every((symbol) => symbol.quoting) ? true : undefined), 30_000).catch((error: unknown) => {
+      const status = running.engine.status();
+      const why = status.symbols.map((symbol) => `${symbol.symbol}: ${symbol.blockers.join('; ')}`).join(' | ');
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; seed ${SEED}; ${why}; breaker ${status.breaker}; unknown orders ${status.unknownOrders}; schedule: ${schedule.join(', ')}`);
+    });
     const report = await running.stop('faults over');
     const context = `seed ${SEED}; schedule: ${schedule.join(', ')}`;
     expect({ clean: report.clean, context }).toEqual({ clean: true, context });

@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EngineProcess, startEngineProcess } from '../../src/app/engine-process.js';
+import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from '../../src/app/engine-process.js';
 import { dec } from '../../src/core/decimal.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { useProvisionedStage } from '../support/aws.js';
@@ -38,7 +38,8 @@ afterAll(async () => {
 });
 
 async function startInProcess(shard: string): Promise<EngineProcess> {
-  const engine = await startEngineProcess({ config: testConfig(sim, aws.stage.names.secrets.tradingKey, shard), secrets: aws.clients.secrets, logSink: () => undefined });
+  const config = testConfig(sim, aws.stage.names.secrets.tradingKey, shard);
+  const engine = await startEngineProcess({ config: testConfig(sim, aws.stage.names.secrets.tradingKey, shard), credentials: secretsManagerCredentials(config, aws.clients.secrets), logSink: () => undefined });
   running.push(engine);
   return engine;
 }

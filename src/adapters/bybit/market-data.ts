@@ -45,6 +45,7 @@ export class MarketDataFeed {
   private readonly feeds = new Map<string, Feed>();
   private readonly byTopic = new Map<string, Feed>();
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   /** Messages dropped because they were malformed; reported in the status. */
   malformed = 0;
 
@@ -76,7 +77,9 @@ export class MarketDataFeed {
     }, Math.max(50, Math.floor(smallest / 4)));
   }
 
+  /** Stops the staleness checks and any resubscription still on its way (it would open a new socket). */
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -130,6 +133,7 @@ export class MarketDataFeed {
   private resubscribe(feed: Feed): void {
     feed.resyncRequestedAt = this.options.clock();
     const { client } = this.options;
-    void Promise.resolve(client.unsubscribeV5(feed.topic, 'linear')).then(() => client.subscribeV5(feed.topic, 'linear'));
+    if (this.stopped) return;
+    void Promise.resolve(client.unsubscribeV5(feed.topic, 'linear')).then(() => (this.stopped ? undefined : client.subscribeV5(feed.topic, 'linear')));
   }
 }

@@ -74,6 +74,7 @@ describe('defaults', () => {
       breakerFailures: 5,
       breakerCooldownMs: 10_000,
       preferWebSocket: true,
+      rateLimitHeadroomPercent: 20,
     });
     expect(config.engine).toEqual({ healthPort: 8080, stopTimeoutMs: 20_000, statusIntervalMs: 1000, cancelUnknownOrders: true });
     expect(sources.get('risk.maxOpenOrders')).toBe('default');
@@ -87,8 +88,8 @@ describe('defaults', () => {
     const { sources } = load(minimal);
     const paths = [...sources.keys()];
     expect(paths).toEqual([...paths].sort());
-    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 7 router, 4 engine.
-    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 7 + 4);
+    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 4 engine.
+    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 4);
     expect(paths).toContain('risk.markoutHorizonsMs');
     expect(paths).not.toContain('risk.markoutHorizonsMs.0');
   });

@@ -1147,15 +1147,21 @@ describe('amend and cancel answers', () => {
     const h = new EngineHarness();
     await h.quoting();
     const bid = h.idInSlot('Buy:0');
-    h.query.answers.set(bid, { ...h.order(bid).venue!, status: 'Filled', cumExecLots: lots(2), leavesLots: lots(0), updatedTime: h.time.now + 1 });
+    h.query.answers.set(bid, new Error('query timed out'));
     h.router.script('amend', rejected(110_008, 'order has been completed or cancelled'));
     h.setBook(650_020, 650_030);
     await flush();
     expect(h.engine.status().counters.venueRejections).toEqual({ '110008': 1 });
     expect(h.query.callsFor(bid)).toBe(1);
+    expect(h.engine.status().unknownOrders).toBe(1);
+    expect(h.router.cancels().length).toBeGreaterThan(0); // pulled while the bid's state was unknown
+    expect(h.router.cancels().map((params) => params.orderLinkId)).not.toContain(bid); // but not the gone one
+
+    h.query.answers.set(bid, { ...h.order(bid).venue!, status: 'Filled', cumExecLots: lots(2), leavesLots: lots(0), updatedTime: h.time.now + 1 });
+    h.engine.tick();
+    await flush();
     expect(orderStatus(h.order(bid))).toBe('Filled');
     expect(h.engine.status().unknownOrders).toBe(0);
-    expect(h.router.cancels().length).toBeGreaterThan(0); // pulled while the bid's state was unknown
   });
 
   it('amend answers without a report or without an answer make the order unknown', async () => {
@@ -1174,7 +1180,8 @@ describe('amend and cancel answers', () => {
     h.engine.tick();
     await flush();
     expect(h.engine.status().unknownOrders).toBe(0);
-    expect(h.open().filter((order) => order.pending?.kind === 'amend').map((order) => order.intent.orderLinkId)).not.toContain(buy0);
+    // Known again: the lost amends are settled, and quoting resumes (re-amending to the current targets).
+    expect(h.symbolStatus().quoting).toBe(true);
   });
 });
 
@@ -1209,6 +1216,53 @@ describe('housekeeping', () => {
     expect(h.account.calls.cancelAll).toEqual([]);
     expect(h.router.amends().length).toBeGreaterThan(0);
     expect(h.engine.ready().ready).toBe(true);
+  });
+
+  it('asks for another backfill when the private stream stays unsynced (a failed backfill), until it syncs', async () => {
+    const h = new EngineHarness();
+    await h.quoting();
+    const before = h.backfills;
+    h.onBackfill = () => {
+      throw new Error('10006 Too many visits!');
+    };
+    h.engine.onPrivateUnsynced('backfill failed: 10006');
+    h.engine.tick();
+    await flush();
+    expect(h.backfills).toBe(before); // a grace period first: the stream's own backfill may be under way
+    h.time.advance(2_000);
+    h.engine.tick();
+    await flush();
+    expect(h.backfills).toBe(before + 1);
+    expect(h.logger.has('warn', 'private-stream backfill failed; trying again')).toBe(true);
+    h.onBackfill = () => {
+      h.engine.onPrivateSynced(0);
+    };
+    h.time.advance(2_000);
+    h.engine.tick();
+    await flush();
+    expect(h.backfills).toBe(before + 2);
+    expect(h.engine.status().privateStreamSynced).toBe(true);
+    const synced = h.backfills;
+    h.time.advance(5_000);
+    h.engine.tick();
+    await flush();
+    expect(h.backfills).toBe(synced); // synced: no more retries
+    // Synced and reconciled again (the pulled quotes' cancels are unconfirmed in this harness, hence queried).
+    expect(h.engine.status().symbols[0]?.blockers).not.toContain('private stream not synced');
+    expect(h.engine.status().symbols[0]?.blockers).not.toContain('not reconciled');
+  });
+
+  it('does not spin while the half-open breaker refuses everything but its probe', async () => {
+    const h = new EngineHarness();
+    await h.quoting();
+    h.breaker = 'half-open';
+    for (const order of h.open()) h.router.byId.set(order.intent.orderLinkId, blocked());
+    h.engine.onBookUnsynced(SYMBOL, 'gap', 'x'); // wants to pull every quote; each cancel comes back "blocked"
+    await flush(20);
+    const sent = h.router.calls.length;
+    await flush(20);
+    // Nothing more is sent until something changes (a book update, a tick): no busy loop on blocked answers.
+    expect(h.router.calls.length).toBe(sent);
   });
 
   it('cancels everything again when the breaker re-opens after a half-open period in which it quoted', async () => {
@@ -1269,25 +1323,29 @@ describe('observer', () => {
     const h = new EngineHarness();
     await h.quoting();
     expect(h.sentEvents).toHaveLength(4);
-    expect(h.sentEvents.every((event) => event.kind === 'create' && event.count === 1 && event.symbol === SYMBOL)).toBe(true);
-    expect(h.sentEvents[0]).toEqual({ kind: 'create', symbol: SYMBOL, count: 1, at: START, bookSynced: true, bookVenueTs: h.book.lastTs });
+    expect(h.sentEvents.every((event) => event.kind === 'create' && event.orderLinkIds.length === 1 && event.symbol === SYMBOL)).toBe(true);
+    expect(h.sentEvents.map((event) => event.orderLinkIds[0])).toEqual(h.router.creates().map((params) => params.orderLinkId));
+    expect(h.sentEvents[0]).toEqual({ kind: 'create', symbol: SYMBOL, orderLinkIds: [h.router.creates()[0]!.orderLinkId], at: START, bookSynced: true, bookVenueTs: h.book.lastTs });
 
     h.time.advance(10);
     h.setBook(650_020, 650_030);
     await flush();
-    expect(h.sentEvents.at(-1)).toEqual({ kind: 'amend', symbol: SYMBOL, count: h.router.amends().length, at: START + 10, bookSynced: true, bookVenueTs: START + 10 });
+    expect(h.sentEvents.at(-1)).toEqual({ kind: 'amend', symbol: SYMBOL, orderLinkIds: h.router.amends().map((params) => params.orderLinkId), at: START + 10, bookSynced: true, bookVenueTs: START + 10 });
 
     h.confirmAmends();
     h.engine.onBookUnsynced(SYMBOL, 'gap', 'x');
     await flush();
-    expect(h.sentEvents.at(-1)).toMatchObject({ kind: 'cancel', count: 4, bookSynced: false });
+    expect(h.sentEvents.at(-1)).toMatchObject({ kind: 'cancel', bookSynced: false });
+    expect(h.sentEvents.at(-1)?.orderLinkIds).toHaveLength(4);
   });
 
   it('reports no book for what is sent before any book, and may have no callback at all', async () => {
     const h = new EngineHarness({ engine: { cancelUnknownOrders: false } });
     h.account.open.set(SYMBOL, [h.venueOrder(`${SHARD}-6-1`, 'Buy', 649_000), h.venueOrder(`${SHARD}-6-2`, 'Buy', 648_000), h.venueOrder(`${SHARD}-6-3`, 'Buy', 647_000)]);
     await h.start();
-    expect(h.sentEvents).toEqual([{ kind: 'cancel', symbol: SYMBOL, count: 3, at: START, bookSynced: false, bookVenueTs: undefined }]); // no book: every adopted order is pulled
+    // No book: every adopted order is pulled (the surplus one, beyond the levels, first).
+    expect(h.sentEvents).toEqual([{ kind: 'cancel', symbol: SYMBOL, orderLinkIds: expect.arrayContaining([`${SHARD}-6-1`, `${SHARD}-6-2`, `${SHARD}-6-3`]), at: START, bookSynced: false, bookVenueTs: undefined }]);
+    expect(h.sentEvents[0]?.orderLinkIds).toHaveLength(3);
 
     const silent = new EngineHarness({}, { observer: {} });
     await silent.quoting();

@@ -83,6 +83,21 @@ describe('request limiter', () => {
     expect(limiter.waitMs('amend', 1, 1)).toBe(999);
   });
 
+  it('says how many orders one request may carry, and lets a request bigger than that wait only for an empty window', () => {
+    const limiter = new RequestLimiter({ ...policy, headroomPercent: 20 });
+    expect(limiter.capacity('cancel-batch')).toBe(8);
+    limiter.record('cancel-batch', 3, 0);
+    expect(limiter.waitMs('cancel-batch', 20, 10)).toBe(990);
+    expect(limiter.waitMs('cancel-batch', 20, 1_001)).toBe(0);
+  });
+
+  it('keeps a margin on every window, so bursts a window apart cannot land in one venue second', () => {
+    const limiter = new RequestLimiter({ ...policy, windowMarginMs: 100 });
+    for (let index = 0; index < 10; index++) limiter.record('create', 1, 0);
+    expect(limiter.waitMs('create', 1, 1_000)).toBe(100);
+    expect(limiter.waitMs('create', 1, 1_100)).toBe(0);
+  });
+
   it('counts a batch by its orders', () => {
     const limiter = new RequestLimiter(policy);
     limiter.record('amend-batch', 8, 0);

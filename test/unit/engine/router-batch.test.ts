@@ -182,6 +182,14 @@ describe('order router transports', () => {
   });
 });
 
+describe('order router batch sizes', () => {
+  it('never puts more orders in one request than the quota admits in a window', async () => {
+    const { router, calls } = harness(everyAccepted, { perSecond: 10 });
+    await router.cancelBatch(cancels(links(25)));
+    expect(calls.map((call) => call.links.length)).toEqual([10, 10, 5]);
+  });
+});
+
 describe('order router batches', () => {
   it('splits 45 amends into requests of 20, 20 and 5, and answers each item in order', async () => {
     expect(BYBIT_LINEAR_MAX_BATCH_ORDERS).toBe(20);

@@ -1,0 +1,176 @@
+/**
+ * The whole engine loop over real sockets: the simulator runs in its own process with a fast-moving market
+ * (so this process is the engine alone), and the engine quotes two symbols through bybit-api.
+ *
+ *   tick-to-order   from a public book message arriving at the engine's socket to the order frame
+ *                   (create or amend) written to the order-entry socket, for every frame a book message
+ *                   caused; a histogram of every sample, p50/p99/p99.9
+ *   capacity        book messages per second one engine can handle: messages / CPU time spent handling
+ *                   them (parse, book, strategy, risk, router, signing, frame written)
+ *   backlog         how far behind the venue's timestamp each book message was handled, at the live rate
+ *   memory          resident set of this process (the engine) at the end
+ *
+ * The sockets are bybit-api's (`ws` through isomorphic-ws); the class's prototype is wrapped here, and only
+ * here, to take the timestamps.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { type CredentialsSource, startEngineProcess } from '../../src/app/engine-process.js';
+import { loadConfig } from '../../src/config/config.js';
+import { DEFAULT_KEYS } from '../../sim/simulator.js';
+import type { LatencyResult } from './engine.js';
+import type { Result } from './measure.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface WsLike {
+  url: string;
+  send: (this: WsLike, data: unknown, ...rest: unknown[]) => void;
+  emit: (this: WsLike, event: string | symbol, ...args: unknown[]) => boolean;
+}
+
+async function startVenue(): Promise<{ child: ChildProcess; restUrl: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sim/main.ts', '--port', '0', '--seed', '3', '--market-interval-ms', '2', '--rate-limit-scale', '100'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const restUrl = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const match = /REST\s+(http:\/\/\S+)/.exec(text);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`simulator exited with ${String(code)}`)));
+  });
+  return { child, restUrl };
+}
+
+function quantiles(samples: Float64Array, count: number): { p50: number; p99: number; p999: number } {
+  const sorted = samples.slice(0, count).sort();
+  const at = (quantile: number) => sorted[Math.min(count - 1, Math.floor(quantile * count))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999) };
+}
+
+export interface LoopResult {
+  readonly latency: LatencyResult;
+  readonly capacity: Result;
+  readonly liveRate: number;
+  readonly backlogP99Ms: number;
+  readonly rssMb: number;
+  readonly frames: number;
+  /** Mean time inside the engine's onBook per book update, in microseconds. */
+  readonly onBookUs: number;
+}
+
+export async function benchEngineLoop(durationMs = 20_000): Promise<LoopResult> {
+  const { child, restUrl } = await startVenue();
+  const wsBase = restUrl.replace('http://', 'ws://');
+  const trader = DEFAULT_KEYS.find((key) => key.apiKey === 'SIMTRADERKEY0001');
+  if (!trader) throw new Error('no trader key in the simulator');
+  const credentials: CredentialsSource = {
+    get: () => Promise.resolve({ apiKey: trader.apiKey, apiSecret: trader.secret, keyId: 'bench', versionId: 'bench' }),
+    refresh: () => Promise.resolve({ apiKey: trader.apiKey, apiSecret: trader.secret, keyId: 'bench', versionId: 'bench' }),
+    secretValues: () => [trader.apiKey, trader.secret],
+  };
+  const { config } = loadConfig({
+    fileText: JSON.stringify({
+      shard: 'bench',
+      venue: { restUrl, wsPublicUrl: `${wsBase}/v5/public/linear`, wsPrivateUrl: `${wsBase}/v5/private`, wsTradeUrl: `${wsBase}/v5/trade`, credentialsSecretId: 'unused' },
+      symbolDefaults: { levels: 2, refreshToleranceTicks: 0, fastCancelTicks: 1 },
+      symbols: { BTCUSDT: { orderQty: '0.002', maxPosition: '0.05', maxNotional: '5000' }, ETHUSDT: { orderQty: '0.03', maxPosition: '0.6', maxNotional: '5000' } },
+      // A higher account tier (the simulator runs at 100x): the budget is what the venue allows.
+      risk: { ordersPerSecond: 150, maxOpenOrders: 40 },
+      engine: { healthPort: 0 },
+    }),
+    env: {},
+  });
+
+  // The WebSocket class bybit-api uses (through isomorphic-ws): stamp each message as it arrives, and each
+  // order frame as it is written.
+  const WebSocket = createRequire(createRequire(import.meta.url).resolve('bybit-api'))('isomorphic-ws') as { prototype: WsLike };
+  const proto = WebSocket.prototype;
+  const originalEmit = proto.emit;
+  const originalSend = proto.send;
+  let arrivedAt: bigint | undefined;
+  let handlingNs = 0n;
+  let messages = 0;
+  const lags: number[] = [];
+  const causedBy = new Map<string, bigint>();
+  const samples = new Float64Array(2_000_000);
+  let count = 0;
+  proto.emit = function (this: WsLike, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'message' || !this.url.includes('/public/')) return originalEmit.call(this, event, ...args);
+    const started = process.hrtime.bigint();
+    arrivedAt = started;
+    try {
+      return originalEmit.call(this, event, ...args);
+    } finally {
+      arrivedAt = undefined;
+      handlingNs += process.hrtime.bigint() - started;
+      messages += 1;
+    }
+  };
+  proto.send = function (this: WsLike, data: unknown, ...rest: unknown[]): void {
+    originalSend.call(this, data, ...rest);
+    if (typeof data !== 'string' || !data.includes('orderLinkId')) return;
+    const written = process.hrtime.bigint();
+    for (const match of data.matchAll(/"orderLinkId":"([^"]+)"/g)) {
+      const cause = match[1] === undefined ? undefined : causedBy.get(match[1]);
+      if (cause === undefined || count >= samples.length) continue;
+      samples[count++] = Number(written - cause);
+      if (match[1] !== undefined) causedBy.delete(match[1]);
+    }
+  };
+
+  const engine = await startEngineProcess({
+    config,
+    credentials,
+    logSink: () => undefined,
+    observer: {
+      onOrdersSent: (event) => {
+        if (event.kind === 'cancel' || arrivedAt === undefined) return;
+        for (const orderLinkId of event.orderLinkIds) causedBy.set(orderLinkId, arrivedAt);
+        if (event.bookVenueTs !== undefined) lags.push(Date.now() - event.bookVenueTs);
+      },
+    },
+  });
+  // The engine's own share of handling a message (strategy, risk, router, adapters, up to the socket write).
+  const onBook = engine.engine.onBook.bind(engine.engine);
+  let onBookNs = 0n;
+  let onBookCalls = 0;
+  engine.engine.onBook = (symbol, book, receivedAt) => {
+    const t = process.hrtime.bigint();
+    onBook(symbol, book, receivedAt);
+    onBookNs += process.hrtime.bigint() - t;
+    onBookCalls += 1;
+  };
+  // Warm up, then measure from a clean slate.
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  count = 0;
+  messages = 0;
+  handlingNs = 0n;
+  lags.length = 0;
+  onBookNs = 0n;
+  onBookCalls = 0;
+  const started = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, durationMs));
+  const seconds = (Date.now() - started) / 1_000;
+  const liveMessages = messages;
+
+  const rssMb = process.memoryUsage().rss / 2 ** 20;
+  await engine.stop('bench over');
+  proto.emit = originalEmit;
+  proto.send = originalSend;
+  child.kill('SIGTERM');
+
+  const { p50, p99, p999 } = quantiles(samples, count);
+  lags.sort((a, b) => a - b);
+  return {
+    latency: { name: 'engine loop: book message in to order frame out', samples: count, p50Ns: p50, p99Ns: p99, p999Ns: p999, perSecond: count / seconds },
+    capacity: { name: 'engine loop: book messages per CPU-second (capacity)', operations: liveMessages, seconds: Number(handlingNs) / 1e9 },
+    liveRate: liveMessages / seconds,
+    backlogP99Ms: lags[Math.floor(lags.length * 0.99)] ?? 0,
+    rssMb,
+    frames: count,
+    onBookUs: Number(onBookNs) / 1_000 / Math.max(1, onBookCalls),
+  };
+}
