@@ -1,5 +1,7 @@
 /**
  * `npm run bench`: performance figures of this machine. Printed, never asserted in tests.
+ * The engine loop runs first, so that the resident memory it reports is the engine's, not that of the
+ * benchmarks before it.
  */
 import { benchCore } from './core.js';
 import { benchDecision, formatLatency } from './engine.js';
@@ -8,6 +10,12 @@ import { formatResult, machineLine } from './measure.js';
 import { benchMatching, benchReplay, benchRest } from './sim.js';
 
 console.log(machineLine());
+const loop = await benchEngineLoop();
+console.log(formatLatency(loop.latency));
+console.log(formatResult(loop.capacity));
+console.log(`${'engine loop: time in the engine per book update (mean)'.padEnd(58)} ${loop.onBookUs.toFixed(1).padStart(12)} us`);
+console.log(`${'engine loop: live book messages handled'.padEnd(58)} ${Math.round(loop.liveRate).toLocaleString('en-US').padStart(12)} /s  (p99 lag behind the venue ${loop.backlogP99Ms} ms)`);
+console.log(`${'engine loop: resident memory (engine process)'.padEnd(58)} ${loop.rssMb.toFixed(0).padStart(12)} MB`);
 for (const result of benchCore()) console.log(formatResult(result));
 console.log(formatResult(benchMatching()));
 console.log(formatResult(await benchRest()));
@@ -15,9 +23,3 @@ for (const result of await benchReplay()) console.log(formatResult(result));
 const decision = benchDecision();
 console.log(formatLatency(decision.latency));
 console.log(formatResult(decision.throughput));
-const loop = await benchEngineLoop();
-console.log(formatLatency(loop.latency));
-console.log(formatResult(loop.capacity));
-console.log(`${'engine loop: time in the engine per book update (mean)'.padEnd(58)} ${loop.onBookUs.toFixed(1).padStart(12)} us`);
-console.log(`${'engine loop: live book messages handled'.padEnd(58)} ${Math.round(loop.liveRate).toLocaleString('en-US').padStart(12)} /s  (p99 lag behind the venue ${loop.backlogP99Ms} ms)`);
-console.log(`${'engine loop: resident memory (engine process)'.padEnd(58)} ${loop.rssMb.toFixed(0).padStart(12)} MB`);
