@@ -621,7 +621,7 @@ export class Engine {
     this.track(request.then((results) => {
       results.forEach((result, index) => {
         const orderLinkId = ids[index];
-        if (orderLinkId !== undefined) this.onAmendResult(state, orderLinkId, result);
+        if (orderLinkId !== undefined) this.onChangeResult(state, orderLinkId, 'amend', result);
       });
       this.afterAnswers(state, results);
     }), ids, state.symbol);
@@ -645,7 +645,7 @@ export class Engine {
     this.track(request.then((results) => {
       results.forEach((result, index) => {
         const orderLinkId = ids[index];
-        if (orderLinkId !== undefined) this.onCancelResult(state, orderLinkId, result);
+        if (orderLinkId !== undefined) this.onChangeResult(state, orderLinkId, 'cancel', result);
       });
       this.afterAnswers(state, results);
     }), ids, state.symbol);
@@ -721,39 +721,19 @@ export class Engine {
     this.afterAnswers(state, [result]);
   }
 
-  private onAmendResult(state: SymbolState, orderLinkId: string, result: RouterResult): void {
+  /** The answer to an amend or a cancel of one order. */
+  private onChangeResult(state: SymbolState, orderLinkId: string, kind: 'amend' | 'cancel', result: RouterResult): void {
     switch (result.kind) {
       case 'accepted':
-        return; // the order stream confirms the new price and size, which clears the pending amend
+        return; // the order stream confirms the new price and size, or the cancellation, which clears the pending operation
       case 'rejected':
         this.countRejection(result.retCode);
-        this.failPending(orderLinkId, 'amend', `${result.retCode} ${result.retMsg}`);
-        if (ORDER_GONE.has(result.retCode)) this.markUnknown(orderLinkId, state.symbol, `${result.retCode} ${result.retMsg}`, true);
-        return;
-      case 'blocked':
-        this.failPending(orderLinkId, 'amend', result.reason);
-        return;
-      case 'resolved':
-        this.applyResolved(state, orderLinkId, result.report);
-        return;
-      case 'unresolved':
-        this.markUnknown(orderLinkId, state.symbol, result.reason);
-        return;
-    }
-  }
-
-  private onCancelResult(state: SymbolState, orderLinkId: string, result: RouterResult): void {
-    switch (result.kind) {
-      case 'accepted':
-        return; // the order stream confirms the cancellation
-      case 'rejected':
-        this.countRejection(result.retCode);
-        this.failPending(orderLinkId, 'cancel', `${result.retCode} ${result.retMsg}`);
+        this.failPending(orderLinkId, kind, `${result.retCode} ${result.retMsg}`);
         // "Not found" or "finished" for an order we hold open: its final report is on its way; make sure.
         if (ORDER_GONE.has(result.retCode)) this.markUnknown(orderLinkId, state.symbol, `${result.retCode} ${result.retMsg}`, true);
         return;
       case 'blocked':
-        this.failPending(orderLinkId, 'cancel', result.reason);
+        this.failPending(orderLinkId, kind, result.reason);
         return;
       case 'resolved':
         this.applyResolved(state, orderLinkId, result.report);

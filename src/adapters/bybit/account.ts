@@ -19,7 +19,7 @@ import { type Decimal, dec, isDecimalString } from '../../core/decimal.js';
 import { type GridCodec, type Instrument, gridCodec, parseLinearInstrument } from '../../core/instrument.js';
 import { isTerminalStatus } from '../../core/order.js';
 import type { VenueAccount, VenueOpenOrder } from '../../ports/venue-account.js';
-import { BybitMessageError, parseOrder, toVenueOrderReport } from './messages.js';
+import { BybitMessageError, parseOrder, parseWith, toVenueOrderReport } from './messages.js';
 import { VenueQueryError } from './queries.js';
 
 /** Bybit's largest page for GET /v5/order/realtime (docs/v5/order/open-order.mdx: limit [1, 50]). */
@@ -56,15 +56,6 @@ async function venueCall<T extends Envelope>(what: string, work: () => Promise<T
   }
   if (response.retCode !== 0) throw new VenueQueryError(`${what} failed: ${response.retCode} ${response.retMsg}`);
   return response;
-}
-
-function parseWith<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    throw new BybitMessageError(`malformed ${what}: ${problems.join('; ')}`);
-  }
-  return parsed.data;
 }
 
 const decimalString = z.string().refine(isDecimalString, { message: 'expected a decimal string' });

@@ -64,7 +64,8 @@ export const BybitOrderbookMessageSchema = z.looseObject({
 });
 export type BybitOrderbookMessage = z.infer<typeof BybitOrderbookMessageSchema>;
 
-function parseWith<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
+/** Validates a venue answer or message; a problem is a BybitMessageError naming the first fields at fault. */
+export function parseWith<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
