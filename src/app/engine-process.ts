@@ -10,7 +10,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
 import { RestVenueAccount, loadInstruments } from '../adapters/bybit/account.js';
 import { MarketDataFeed } from '../adapters/bybit/market-data.js';
-import { BybitMessageError, toExecution, toVenueOrderReport } from '../adapters/bybit/messages.js';
+import { BybitMessageError, signedPositionLots, toExecution, toVenueOrderReport } from '../adapters/bybit/messages.js';
 import { RestOrderEntry, WebSocketOrderEntry } from '../adapters/bybit/order-entry.js';
 import { PrivateStream } from '../adapters/bybit/private-stream.js';
 import { restStatusQuery } from '../adapters/bybit/queries.js';
@@ -193,6 +193,13 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
         if (!instrument || !codec) return;
         convert('execution', () => {
           engine.onExecution(toExecution(execution, instrument, codec));
+        });
+      },
+      onPosition: (position) => {
+        const codec = codecs.get(position.symbol);
+        if (!codec) return;
+        convert('position', () => {
+          engine.onVenuePosition(position.symbol, signedPositionLots(position, codec));
         });
       },
       onUnsynced: (reason) => {

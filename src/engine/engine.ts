@@ -181,6 +181,9 @@ interface SymbolState {
   reconciled: boolean;
   report: ReconciliationReport | undefined;
   positionOffsetLots: bigint;
+  /** The venue's position as its position stream last said, and since when ours has differed from it. */
+  venuePositionLots: bigint | undefined;
+  positionDiffersSince: number | undefined;
 }
 
 interface UnknownOrder {
@@ -196,6 +199,7 @@ const ORDER_GONE = new Set([110001, 110008, 170213]);
 const MAX_QUERIES_PER_TICK = 20;
 const REFUSED_CREATE_HOLD_MS = 1_000;
 const BACKFILL_RETRY_AFTER_MS = 2_000;
+const POSITION_GRACE_MS = 3_000;
 
 export class Engine {
   readonly tracker = new OrderTracker();
@@ -245,6 +249,8 @@ export class Engine {
         reconciled: false,
         report: undefined,
         positionOffsetLots: 0n,
+        venuePositionLots: undefined,
+        positionDiffersSince: undefined,
       });
     }
   }
@@ -385,6 +391,7 @@ export class Engine {
     if (!state) return;
     const { applied, position } = this.tracker.onExecution(execution);
     if (!applied) return;
+    this.comparePosition(state);
     if (execution.kind === 'trade') {
       const now = this.deps.clock();
       const mid = this.mid(state) ?? dec(BigInt(execution.priceTicks)).times(state.setup.instrument.tickSize);
@@ -393,6 +400,22 @@ export class Engine {
       this.checkEdge(state);
     }
     this.requote(state);
+  }
+
+  /**
+   * The venue's position stream: a cross-check. The position and execution messages travel apart, so a
+   * difference is believed only if it lasts (POSITION_GRACE_MS); then the symbol is reconciled again.
+   */
+  onVenuePosition(symbol: string, venueLots: bigint): void {
+    const state = this.symbols.get(symbol);
+    if (!state) return;
+    state.venuePositionLots = venueLots;
+    this.comparePosition(state);
+  }
+
+  private comparePosition(state: SymbolState): void {
+    if (state.venuePositionLots === undefined || state.venuePositionLots === this.positionLots(state)) state.positionDiffersSince = undefined;
+    else state.positionDiffersSince ??= this.deps.clock();
   }
 
   /** The private stream may have missed messages: positions are untrusted until it is backfilled. */
@@ -436,6 +459,11 @@ export class Engine {
     if (this.phase === 'running' && this.privateSynced && [...this.symbols.values()].some((state) => !state.reconciled)) void this.reconcileAll();
     this.retryBackfill(now);
     for (const state of this.symbols.values()) {
+      if (state.positionDiffersSince !== undefined && now - state.positionDiffersSince > POSITION_GRACE_MS && state.reconciled) {
+        this.deps.logger.warn('position differs from the venue\'s position stream; reconciling', { symbol: state.symbol, venueLots: state.venuePositionLots, ourLots: this.positionLots(state) });
+        state.positionDiffersSince = undefined;
+        state.reconciled = false;
+      }
       const mid = this.mid(state);
       if (mid) {
         state.edge.observeNetPnl(pnlBreakdown(this.tracker.position(state.symbol), state.setup.instrument, mid).net);
@@ -884,6 +912,8 @@ export class Engine {
       if (stillOpen.length > 0) throw new Error(`${stillOpen.length} unknown orders still open after cancel-all`);
     }
     state.positionOffsetLots += plan.positionMismatchLots;
+    state.venuePositionLots = venuePosition;
+    state.positionDiffersSince = undefined;
     state.report = { at: clock(), findings: plan.findings, cancelledUnknown, adopted: plan.adopt.length, queried: plan.query.length, positionMismatchLots: plan.positionMismatchLots };
     state.reconciled = true;
     logger.info('reconciled with the venue', { symbol, ...state.report, positionLots: this.positionLots(state) });

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestClientV5, WebsocketClient } from 'bybit-api';
-import { type BybitExecution, type BybitOrder, toExecution, toVenueOrderReport } from '../../src/adapters/bybit/messages.js';
+import { type BybitExecution, type BybitOrder, type BybitPosition, signedPositionLots, toExecution, toVenueOrderReport } from '../../src/adapters/bybit/messages.js';
 import { RestOrderEntry } from '../../src/adapters/bybit/order-entry.js';
 import { PrivateStream } from '../../src/adapters/bybit/private-stream.js';
 import { dec } from '../../src/core/decimal.js';
@@ -36,6 +36,7 @@ describe('private stream with backfill', () => {
     const tracker = new OrderTracker();
     const ids = new OrderLinkIds('ps', 1);
     const events: string[] = [];
+    const positions: BybitPosition[] = [];
     let applied = 0;
     let seen = 0;
     const client = new WebsocketClient({ ...TRADER, wsUrl: sim.wsUrls.private }, SILENT_LOGGER);
@@ -54,6 +55,7 @@ describe('private stream with backfill', () => {
           seen += 1;
           if (tracker.onExecution(toExecution(execution, BTCUSDT, codec)).applied) applied += 1;
         },
+        onPosition: (position) => positions.push(position),
         onUnsynced: (reason) => events.push(`unsynced: ${reason}`),
         onSynced: (count) => events.push(`synced: ${count}`),
         onMalformed: (detail) => events.push(`malformed: ${detail}`),
@@ -96,6 +98,8 @@ describe('private stream with backfill', () => {
       expect(position.feesPaid.minus(position.rebatesEarned).eq(venueFees)).toBe(true);
       expect(events.some((event) => event.startsWith('unsynced'))).toBe(true);
       expect(events.filter((event) => event.startsWith('malformed'))).toEqual([]);
+      // The position topic: the taker sold 4 lots into our bid before the drop, so the venue held +4.
+      expect(positions.map((position) => signedPositionLots(position, codec))).toContain(4n);
       // The buy filled completely while the connection was down: the backfill brought its final state.
       expect(tracker.openOrders('BTCUSDT').map((order) => [order.intent.side, order.venue?.cumExecLots])).toEqual([['Sell', 3]]);
     } finally {

@@ -19,7 +19,7 @@ import { type Decimal, dec, isDecimalString } from '../../core/decimal.js';
 import { type GridCodec, type Instrument, gridCodec, parseLinearInstrument } from '../../core/instrument.js';
 import { isTerminalStatus } from '../../core/order.js';
 import type { VenueAccount, VenueOpenOrder } from '../../ports/venue-account.js';
-import { BybitMessageError, parseOrder, parseWith, toVenueOrderReport } from './messages.js';
+import { BybitMessageError, BybitPositionSchema, parseOrder, parseWith, signedPositionLots, toVenueOrderReport } from './messages.js';
 import { VenueQueryError } from './queries.js';
 
 /** Bybit's largest page for GET /v5/order/realtime (docs/v5/order/open-order.mdx: limit [1, 50]). */
@@ -63,18 +63,7 @@ const decimalString = z.string().refine(isDecimalString, { message: 'expected a 
 /** One page of GET /v5/order/realtime: the orders are parsed one by one by parseOrder. */
 const OrderPageSchema = z.looseObject({ list: z.array(z.unknown()), nextPageCursor: z.string().optional() });
 
-/**
- * The fields of a GET /v5/position/list row that the signed size depends on. `size` is unsigned and `side`
- * gives the sign, '' when flat on a unified account (docs/v5/position/position.mdx). positionIdx 0 is
- * one-way mode; 1 and 2 are the legs of hedge mode, which this engine does not trade.
- */
-const PositionRowSchema = z.looseObject({
-  symbol: z.string(),
-  positionIdx: z.literal(0, { message: 'expected positionIdx 0 (one-way mode)' }),
-  side: z.enum(['Buy', 'Sell', '']),
-  size: decimalString,
-});
-const PositionListSchema = z.looseObject({ list: z.array(PositionRowSchema) });
+const PositionListSchema = z.looseObject({ list: z.array(BybitPositionSchema) });
 
 const FeeRateListSchema = z.looseObject({ list: z.array(z.looseObject({ symbol: z.string(), makerFeeRate: decimalString })) });
 
@@ -151,12 +140,7 @@ export class RestVenueAccount implements VenueAccount {
     // not an answer we can read a position from.
     const [row] = rows;
     if (row === undefined || rows.length > 1) throw new BybitMessageError(`malformed position.list: expected one row for ${symbol}, got ${rows.length}`);
-    const size = BigInt(codec.qtyToLots(row.size));
-    if (row.side === '') {
-      if (size !== 0n) throw new BybitMessageError(`malformed position.list: ${symbol} has size ${row.size} but no side`);
-      return 0n;
-    }
-    return row.side === 'Buy' ? size : -size;
+    return signedPositionLots(row, codec);
   }
 
   // cancelAll and makerFeeRate need no instrument rules, so a symbol outside the map is left to the venue:

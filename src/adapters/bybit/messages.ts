@@ -55,6 +55,20 @@ export const BybitExecutionSchema = z.looseObject({
 });
 export type BybitExecution = z.infer<typeof BybitExecutionSchema>;
 
+/**
+ * A position (GET /v5/position/list row, private `position` topic): the fields the signed size depends on.
+ * `size` is unsigned and `side` gives the sign, '' when flat on a unified account
+ * (docs/v5/position/position.mdx, docs/v5/websocket/private/position.mdx). positionIdx 0 is one-way mode;
+ * 1 and 2 are the legs of hedge mode, which this engine does not trade.
+ */
+export const BybitPositionSchema = z.looseObject({
+  symbol: z.string().min(1),
+  positionIdx: z.literal(0, { message: 'expected positionIdx 0 (one-way mode)' }),
+  side: z.enum(['Buy', 'Sell', '']),
+  size: decimalString,
+});
+export type BybitPosition = z.infer<typeof BybitPositionSchema>;
+
 const bookRow = z.tuple([decimalString, decimalString]);
 export const BybitOrderbookMessageSchema = z.looseObject({
   topic: z.string().regex(/^orderbook\.\d+\.[A-Z0-9]+$/),
@@ -80,6 +94,20 @@ export function parseOrder(raw: unknown): BybitOrder {
 
 export function parseExecution(raw: unknown): BybitExecution {
   return parseWith(BybitExecutionSchema, raw, 'execution');
+}
+
+export function parsePosition(raw: unknown): BybitPosition {
+  return parseWith(BybitPositionSchema, raw, 'position');
+}
+
+/** The signed size in lots: long > 0, short < 0. A size with no side is malformed, not flat. */
+export function signedPositionLots(position: BybitPosition, codec: GridCodec): bigint {
+  const size = BigInt(codec.qtyToLots(position.size));
+  if (position.side === '') {
+    if (size !== 0n) throw new BybitMessageError(`malformed position: ${position.symbol} has size ${position.size} but no side`);
+    return 0n;
+  }
+  return position.side === 'Buy' ? size : -size;
 }
 
 export function parseOrderbookMessage(raw: unknown): BybitOrderbookMessage {

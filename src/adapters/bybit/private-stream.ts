@@ -1,5 +1,5 @@
 /**
- * The private stream (order and execution topics, plus dcp.future so that Bybit's disconnect-cancel counts
+ * The private stream (order, execution and position topics, plus dcp.future so that Bybit's disconnect-cancel counts
  * this connection) and its REST backfill.
  *
  * Bybit does not replay private messages after a reconnect (sim/reference/bybit-v5-websocket.md §7), so
@@ -9,11 +9,13 @@
  * the stream is unsynced, and the engine does not trust its positions.
  */
 import type { RestClientV5, WebsocketClient } from 'bybit-api';
-import { type BybitExecution, BybitMessageError, type BybitOrder, parseExecution, parseOrder } from './messages.js';
+import { type BybitExecution, BybitMessageError, type BybitOrder, type BybitPosition, parseExecution, parseOrder, parsePosition } from './messages.js';
 
 export interface PrivateStreamListener {
   onOrder(order: BybitOrder): void;
   onExecution(execution: BybitExecution): void;
+  /** The venue's position after a change: a cross-check of the positions built from executions. */
+  onPosition(position: BybitPosition): void;
   /** The stream may have missed messages (a reconnect): positions are not to be trusted yet. */
   onUnsynced(reason: string): void;
   /** Backfill done: everything up to now has been delivered at least once. */
@@ -52,21 +54,22 @@ export class PrivateStream {
         listener.onUnsynced(`backfill failed: ${error instanceof Error ? error.message : 'unknown error'}`);
       });
     });
-    void client.subscribeV5(['order', 'execution', 'dcp.future'], 'linear');
+    void client.subscribeV5(['order', 'execution', 'position', 'dcp.future'], 'linear');
     await this.backfill();
   }
 
   private onMessage(message: unknown): void {
     if (typeof message !== 'object' || message === null) return;
     const { topic, data } = message as { topic?: unknown; data?: unknown };
-    if ((topic !== 'order' && topic !== 'execution') || !Array.isArray(data)) return;
+    if ((topic !== 'order' && topic !== 'execution' && topic !== 'position') || !Array.isArray(data)) return;
     for (const item of data) this.deliver(topic, item);
   }
 
-  private deliver(kind: 'order' | 'execution', item: unknown): void {
+  private deliver(kind: 'order' | 'execution' | 'position', item: unknown): void {
     const { listener } = this.options;
     try {
       if (kind === 'order') listener.onOrder(parseOrder(item));
+      else if (kind === 'position') listener.onPosition(parsePosition(item));
       else {
         const execution = parseExecution(item);
         this.newestExecTime = Math.max(this.newestExecTime, execution.execTime);

@@ -1252,6 +1252,37 @@ describe('housekeeping', () => {
     expect(h.engine.status().symbols[0]?.blockers).not.toContain('not reconciled');
   });
 
+  it('reconciles when the venue\'s position stream disagrees for longer than a grace period, and takes the venue\'s size', async () => {
+    const h = new EngineHarness();
+    await h.quoting();
+    const reconciliations = h.account.calls.positionLots.length;
+    // A difference that an execution soon explains is not acted on.
+    h.engine.onVenuePosition(SYMBOL, 3n);
+    h.time.advance(1_000);
+    h.engine.onVenuePosition(SYMBOL, 0n);
+    h.time.advance(5_000);
+    h.engine.tick();
+    await flush();
+    expect(h.account.calls.positionLots.length).toBe(reconciliations);
+
+    // One that lasts is: the symbol is reconciled again and the venue's size taken.
+    h.account.positions.set(SYMBOL, 7n);
+    h.engine.onVenuePosition(SYMBOL, 7n);
+    h.time.advance(1_000);
+    h.engine.tick();
+    await flush();
+    expect(h.account.calls.positionLots.length).toBe(reconciliations);
+    h.time.advance(2_500);
+    h.engine.tick();
+    await flush();
+    h.engine.tick();
+    await flush();
+    expect(h.logger.has('warn', 'position differs from the venue\'s position stream; reconciling')).toBe(true);
+    expect(h.account.calls.positionLots.length).toBeGreaterThan(reconciliations);
+    expect(h.symbolStatus().position.toFixed()).toBe('0.007');
+    expect(h.symbolStatus().untrackedPosition.toFixed()).toBe('0.007');
+  });
+
   it('does not spin while the half-open breaker refuses everything but its probe', async () => {
     const h = new EngineHarness();
     await h.quoting();
