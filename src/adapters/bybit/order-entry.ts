@@ -156,51 +156,6 @@ type RestResponse = Envelope & {
   readonly rateLimitApi?: { remainingRequests: number; maxRequests: number; resetAtTimestamp: number } | undefined;
 };
 
-export class RestOrderEntry implements OrderEntry {
-  readonly transport = 'rest';
-
-  constructor(
-    private readonly client: RestClientV5,
-    private readonly timeoutMs: number,
-  ) {}
-
-  private async exchange(work: () => Promise<RestResponse>): Promise<Exchanged> {
-    try {
-      const response = await withTimeout(work(), this.timeoutMs);
-      if (response === 'timeout') return { answered: false, outcome: { kind: 'unknown', reason: `no answer within ${this.timeoutMs} ms` } };
-      const limits = response.rateLimitApi;
-      return {
-        answered: true,
-        envelope: response,
-        body: response.result,
-        ...(limits && { limits: { limit: limits.maxRequests, remaining: limits.remainingRequests, resetAt: limits.resetAtTimestamp } }),
-      };
-    } catch (thrown) {
-      return { answered: false, outcome: outcomeOfThrown(thrown) };
-    }
-  }
-
-  async create(params: CreateParams): Promise<EntryResult> {
-    return entryResult(await this.exchange(() => this.client.submitOrder({ category: 'linear', orderType: 'Limit', timeInForce: 'PostOnly', ...params })));
-  }
-
-  async amend(params: AmendParams): Promise<EntryResult> {
-    return entryResult(await this.exchange(() => this.client.amendOrder({ category: 'linear', ...params })));
-  }
-
-  async cancel(params: CancelParams): Promise<EntryResult> {
-    return entryResult(await this.exchange(() => this.client.cancelOrder({ category: 'linear', ...params })));
-  }
-
-  amendBatch(params: readonly AmendParams[]): Promise<BatchEntryResult> {
-    return sendBatch(params.length, () => this.exchange(() => this.client.batchAmendOrders('linear', params.map((item) => ({ ...item })))));
-  }
-
-  cancelBatch(params: readonly CancelParams[]): Promise<BatchEntryResult> {
-    return sendBatch(params.length, () => this.exchange(() => this.client.batchCancelOrders('linear', params.map((item) => ({ ...item })))));
-  }
-}
-
 type WsResponse = Envelope & { readonly data?: unknown; readonly header?: Record<string, unknown> | undefined };
 
 /** The order-entry WebSocket's limit fields, all strings (sim/reference/bybit-v5-websocket.md §6.2). */
@@ -211,13 +166,99 @@ function limitsOfHeader(header: Record<string, unknown>): LimitObservation | und
   return Number.isFinite(limit) && Number.isFinite(remaining) && Number.isFinite(resetAt) ? { limit, remaining, resetAt } : undefined;
 }
 
-export class WebSocketOrderEntry implements OrderEntry {
+/** The five requests, as one transport's client makes them. */
+interface Requests<R> {
+  create(params: CreateParams): Promise<R>;
+  amend(params: AmendParams): Promise<R>;
+  cancel(params: CancelParams): Promise<R>;
+  amendBatch(params: readonly AmendParams[]): Promise<R>;
+  cancelBatch(params: readonly CancelParams[]): Promise<R>;
+}
+
+/** What both transports share: the timeout, the outcomes, the batch handling. A transport says how to send and how to read an answer. */
+abstract class BybitOrderEntry<R> implements OrderEntry {
+  abstract readonly transport: OrderEntry['transport'];
+  protected abstract readonly requests: Requests<R>;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  /** An answer's envelope, body and rate-limit observation. */
+  protected abstract read(response: R): Exchanged;
+
+  private async exchange(work: () => Promise<R>): Promise<Exchanged> {
+    try {
+      const response = await withTimeout(work(), this.timeoutMs);
+      if (response === 'timeout') return { answered: false, outcome: { kind: 'unknown', reason: `no answer within ${this.timeoutMs} ms` } };
+      return this.read(response);
+    } catch (thrown) {
+      return { answered: false, outcome: outcomeOfThrown(thrown) };
+    }
+  }
+
+  async create(params: CreateParams): Promise<EntryResult> {
+    return entryResult(await this.exchange(() => this.requests.create(params)));
+  }
+
+  async amend(params: AmendParams): Promise<EntryResult> {
+    return entryResult(await this.exchange(() => this.requests.amend(params)));
+  }
+
+  async cancel(params: CancelParams): Promise<EntryResult> {
+    return entryResult(await this.exchange(() => this.requests.cancel(params)));
+  }
+
+  amendBatch(params: readonly AmendParams[]): Promise<BatchEntryResult> {
+    return sendBatch(params.length, () => this.exchange(() => this.requests.amendBatch(params)));
+  }
+
+  cancelBatch(params: readonly CancelParams[]): Promise<BatchEntryResult> {
+    return sendBatch(params.length, () => this.exchange(() => this.requests.cancelBatch(params)));
+  }
+}
+
+export class RestOrderEntry extends BybitOrderEntry<RestResponse> {
+  readonly transport = 'rest';
+  protected readonly requests: Requests<RestResponse>;
+
+  constructor(client: RestClientV5, timeoutMs: number) {
+    super(timeoutMs);
+    this.requests = {
+      create: (params) => client.submitOrder({ category: 'linear', orderType: 'Limit', timeInForce: 'PostOnly', ...params }),
+      amend: (params) => client.amendOrder({ category: 'linear', ...params }),
+      cancel: (params) => client.cancelOrder({ category: 'linear', ...params }),
+      amendBatch: (params) => client.batchAmendOrders('linear', params.map((item) => ({ ...item }))),
+      cancelBatch: (params) => client.batchCancelOrders('linear', params.map((item) => ({ ...item }))),
+    };
+  }
+
+  protected read(response: RestResponse): Exchanged {
+    const limits = response.rateLimitApi;
+    return {
+      answered: true,
+      envelope: response,
+      body: response.result,
+      ...(limits && { limits: { limit: limits.maxRequests, remaining: limits.remainingRequests, resetAt: limits.resetAtTimestamp } }),
+    };
+  }
+}
+
+export class WebSocketOrderEntry extends BybitOrderEntry<WsResponse> {
   readonly transport = 'websocket';
+  protected readonly requests: Requests<WsResponse>;
 
   constructor(
     private readonly client: WebsocketAPIClient,
-    private readonly timeoutMs: number,
-  ) {}
+    timeoutMs: number,
+  ) {
+    super(timeoutMs);
+    this.requests = {
+      create: (params) => client.submitNewOrder({ category: 'linear', orderType: 'Limit', timeInForce: 'PostOnly', ...params }),
+      amend: (params) => client.amendOrder({ category: 'linear', ...params }),
+      cancel: (params) => client.cancelOrder({ category: 'linear', ...params }),
+      amendBatch: (params) => client.batchAmendOrder('linear', params.map((item) => ({ ...item }))),
+      cancelBatch: (params) => client.batchCancelOrder('linear', params.map((item) => ({ ...item }))),
+    };
+  }
 
   /** Connected, or never connected yet (bybit-api connects on first use); not while reconnecting. */
   isAvailable(): boolean {
@@ -225,34 +266,8 @@ export class WebSocketOrderEntry implements OrderEntry {
     return state === WsConnectionStateEnum.CONNECTED || state === WsConnectionStateEnum.INITIAL;
   }
 
-  private async exchange(work: () => Promise<WsResponse>): Promise<Exchanged> {
-    try {
-      const response = await withTimeout(work(), this.timeoutMs);
-      if (response === 'timeout') return { answered: false, outcome: { kind: 'unknown', reason: `no answer within ${this.timeoutMs} ms` } };
-      const limits = limitsOfHeader(response.header ?? {});
-      return { answered: true, envelope: response, body: response.data, ...(limits && { limits }) };
-    } catch (thrown) {
-      return { answered: false, outcome: outcomeOfThrown(thrown) };
-    }
-  }
-
-  async create(params: CreateParams): Promise<EntryResult> {
-    return entryResult(await this.exchange(() => this.client.submitNewOrder({ category: 'linear', orderType: 'Limit', timeInForce: 'PostOnly', ...params })));
-  }
-
-  async amend(params: AmendParams): Promise<EntryResult> {
-    return entryResult(await this.exchange(() => this.client.amendOrder({ category: 'linear', ...params })));
-  }
-
-  async cancel(params: CancelParams): Promise<EntryResult> {
-    return entryResult(await this.exchange(() => this.client.cancelOrder({ category: 'linear', ...params })));
-  }
-
-  amendBatch(params: readonly AmendParams[]): Promise<BatchEntryResult> {
-    return sendBatch(params.length, () => this.exchange(() => this.client.batchAmendOrder('linear', params.map((item) => ({ ...item })))));
-  }
-
-  cancelBatch(params: readonly CancelParams[]): Promise<BatchEntryResult> {
-    return sendBatch(params.length, () => this.exchange(() => this.client.batchCancelOrder('linear', params.map((item) => ({ ...item })))));
+  protected read(response: WsResponse): Exchanged {
+    const limits = limitsOfHeader(response.header ?? {});
+    return { answered: true, envelope: response, body: response.data, ...(limits && { limits }) };
   }
 }
