@@ -643,16 +643,8 @@ export class Engine {
       params.push({ symbol: state.symbol, orderLinkId: order.intent.orderLinkId, price: formatPrice(instrument, target.priceTicks), qty: formatQty(instrument, totalLots) });
     }
     if (params.length === 0) return;
-    this.sent.amend += params.length;
-    this.observe('amend', state, ids, now);
-    const request = params.length === 1 && params[0] ? this.deps.router.amend(params[0]).then((result) => [result]) : this.deps.router.amendBatch(params);
-    this.track(request.then((results) => {
-      results.forEach((result, index) => {
-        const orderLinkId = ids[index];
-        if (orderLinkId !== undefined) this.onChangeResult(state, orderLinkId, 'amend', result);
-      });
-      this.afterAnswers(state, results);
-    }), ids, state.symbol);
+    const { router } = this.deps;
+    this.sendChanges(state, 'amend', ids, now, params.length === 1 && params[0] ? router.amend(params[0]).then((result) => [result]) : router.amendBatch(params));
   }
 
   private sendCancels(state: SymbolState, orders: readonly Order[]): void {
@@ -666,14 +658,19 @@ export class Engine {
       this.lastActionAt.set(order.intent.orderLinkId, now);
     }
     if (ids.length === 0) return;
-    this.sent.cancel += ids.length;
-    this.observe('cancel', state, ids, now);
+    const { router } = this.deps;
     const params = ids.map((orderLinkId) => ({ symbol: state.symbol, orderLinkId }));
-    const request = params.length === 1 && params[0] ? this.deps.router.cancel(params[0]).then((result) => [result]) : this.deps.router.cancelBatch(params);
+    this.sendChanges(state, 'cancel', ids, now, params.length === 1 && params[0] ? router.cancel(params[0]).then((result) => [result]) : router.cancelBatch(params));
+  }
+
+  /** Counts and reports amends or cancels just sent (one request, or a batch), and handles their answers. */
+  private sendChanges(state: SymbolState, kind: 'amend' | 'cancel', ids: readonly string[], now: number, request: Promise<RouterResult[]>): void {
+    this.sent[kind] += ids.length;
+    this.observe(kind, state, ids, now);
     this.track(request.then((results) => {
       results.forEach((result, index) => {
         const orderLinkId = ids[index];
-        if (orderLinkId !== undefined) this.onChangeResult(state, orderLinkId, 'cancel', result);
+        if (orderLinkId !== undefined) this.onChangeResult(state, orderLinkId, kind, result);
       });
       this.afterAnswers(state, results);
     }), ids, state.symbol);

@@ -5,7 +5,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestClientV5, WebsocketAPIClient } from 'bybit-api';
-import { type OrderEntry, RestOrderEntry, WebSocketOrderEntry } from '../../src/adapters/bybit/order-entry.js';
+import { RestOrderEntry, WebSocketOrderEntry } from '../../src/adapters/bybit/order-entry.js';
+import type { OrderEntry } from '../../src/ports/order-entry.js';
 import { restStatusQuery } from '../../src/adapters/bybit/queries.js';
 import { gridCodec } from '../../src/core/instrument.js';
 import { CircuitBreaker } from '../../src/engine/breaker.js';

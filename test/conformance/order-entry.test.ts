@@ -4,7 +4,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
 import { parseExecution, parseOrder, toExecution, toVenueOrderReport } from '../../src/adapters/bybit/messages.js';
-import { type OrderEntry, RestOrderEntry, WebSocketOrderEntry } from '../../src/adapters/bybit/order-entry.js';
+import { RestOrderEntry, WebSocketOrderEntry } from '../../src/adapters/bybit/order-entry.js';
+import type { OrderEntry } from '../../src/ports/order-entry.js';
 import { gridCodec } from '../../src/core/instrument.js';
 import { lots, ticks } from '../../src/core/units.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';

@@ -31,17 +31,6 @@ import type {
   OrderEntry,
 } from '../../ports/order-entry.js';
 
-export type {
-  AmendParams,
-  BatchEntryResult,
-  CancelParams,
-  CreateParams,
-  EntryOutcome,
-  EntryResult,
-  LimitObservation,
-  OrderEntry,
-} from '../../ports/order-entry.js';
-
 /** HTTP statuses that mean "refused before processing" rather than "unknown". */
 const REFUSED_STATUSES: Readonly<Record<number, number>> = {
   // Per-IP ban and system protection: Bybit did not take the request; retry later.
