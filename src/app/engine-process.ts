@@ -13,7 +13,7 @@ import { MarketDataFeed } from '../adapters/bybit/market-data.js';
 import { BybitMessageError, signedPositionLots, toExecution, toVenueOrderReport } from '../adapters/bybit/messages.js';
 import { RestOrderEntry, WebSocketOrderEntry } from '../adapters/bybit/order-entry.js';
 import { PrivateStream } from '../adapters/bybit/private-stream.js';
-import { restStatusQuery } from '../adapters/bybit/queries.js';
+import { VenueQueryError, restStatusQuery } from '../adapters/bybit/queries.js';
 import { type HealthServer, startHealthServer } from '../adapters/health/server.js';
 import { createLogger } from '../adapters/logging/logger.js';
 import { CredentialsProvider, type ResolvedBybitCredentials } from '../adapters/secrets/bybit-credentials.js';
@@ -72,6 +72,8 @@ const BOOK_DEPTH = 50;
 const DEFAULT_ORDERS_PER_SECOND = 10;
 /** Added to the venue's rate-limit windows: arrival jitter on loopback measured in ms; a WAN needs no less. */
 const RATE_WINDOW_MARGIN_MS = 100;
+/** Tries of each start-up read (instruments, fee rates) before the start fails. */
+const STARTUP_ATTEMPTS = 5;
 /** How far back the first execution backfill reaches (Bybit keeps executions queryable for 7 days per request window). */
 const INITIAL_LOOKBACK_MS = 7 * 24 * 3_600_000;
 
@@ -101,10 +103,23 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
 
   const auth = { key: credentials.apiKey, secret: credentials.apiSecret };
   const rest = new RestClientV5({ ...auth, baseUrl: config.venue.restUrl, recv_window: config.venue.recvWindowMs, parseAPIRateLimits: true });
-  const instruments = await loadInstruments(rest, symbols);
+  // Start-up reads are retried: a restart right after another generation's start can find the account's
+  // per-second quota of an endpoint spent (fee-rate allows 5 a second), which is "not now", not "no".
+  const startupRead = async <T>(what: string, read: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        if (!(error instanceof VenueQueryError) || attempt >= STARTUP_ATTEMPTS) throw error;
+        logger.warn('start-up read failed; retrying', { what, attempt, error: error.message });
+        await sleep(250 * 2 ** attempt);
+      }
+    }
+  };
+  const instruments = await startupRead('instruments', () => loadInstruments(rest, symbols));
   const venueAccount = new RestVenueAccount(rest, instruments);
   const feeRates = new Map<string, Decimal>();
-  for (const symbol of symbols) feeRates.set(symbol, await venueAccount.makerFeeRate(symbol));
+  for (const symbol of symbols) feeRates.set(symbol, await startupRead(`fee rate of ${symbol}`, () => venueAccount.makerFeeRate(symbol)));
   const settings = engineSettings(config, instruments, feeRates);
   const codecs = new Map<string, GridCodec>([...instruments].map(([symbol, instrument]) => [symbol, gridCodec(instrument)]));
 

@@ -265,7 +265,17 @@ export class Engine {
     if (this.phase !== 'created') throw new Error(`the engine cannot start from ${this.phase}`);
     if (!this.privateSynced) throw new Error('start the private stream (and its backfill) before the engine');
     this.phase = 'starting';
-    await this.deps.account.armDisconnectCancel(this.deps.settings.dcpWindowSeconds);
+    // Retried: right after another generation's start, the endpoint's quota (5 a second) may be spent.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.account.armDisconnectCancel(this.deps.settings.dcpWindowSeconds);
+        break;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        this.deps.logger.warn('arming disconnect-cancel failed; retrying', { attempt, error: describe(error) });
+        await this.deps.sleep(250 * 2 ** attempt);
+      }
+    }
     this.deps.logger.info('disconnect-cancel armed', { windowSeconds: this.deps.settings.dcpWindowSeconds });
     await this.reconcileAll();
     // stop() may have been called while reconciling.
