@@ -75,7 +75,10 @@ export interface OrderPath {
   cancelBatch(params: readonly CancelParams[]): Promise<RouterResult[]>;
 }
 
-/** What the engine sent, and on which book: for metrics, and for tests that check the engine from outside. */
+/**
+ * What the engine sends, and on which book: for metrics, and for tests that check the engine from outside.
+ * Reported just before the requests go to the router.
+ */
 export interface OrdersSentEvent {
   readonly kind: 'create' | 'amend' | 'cancel';
   readonly symbol: string;
@@ -654,7 +657,7 @@ export class Engine {
     }
     if (params.length === 0) return;
     const { router } = this.deps;
-    this.sendChanges(state, 'amend', ids, now, params.length === 1 && params[0] ? router.amend(params[0]).then((result) => [result]) : router.amendBatch(params));
+    this.sendChanges(state, 'amend', ids, now, () => (params.length === 1 && params[0] ? router.amend(params[0]).then((result) => [result]) : router.amendBatch(params)));
   }
 
   private sendCancels(state: SymbolState, orders: readonly Order[]): void {
@@ -670,14 +673,15 @@ export class Engine {
     if (ids.length === 0) return;
     const { router } = this.deps;
     const params = ids.map((orderLinkId) => ({ symbol: state.symbol, orderLinkId }));
-    this.sendChanges(state, 'cancel', ids, now, params.length === 1 && params[0] ? router.cancel(params[0]).then((result) => [result]) : router.cancelBatch(params));
+    this.sendChanges(state, 'cancel', ids, now, () => (params.length === 1 && params[0] ? router.cancel(params[0]).then((result) => [result]) : router.cancelBatch(params)));
   }
 
-  /** Counts and reports amends or cancels just sent (one request, or a batch), and handles their answers. */
-  private sendChanges(state: SymbolState, kind: 'amend' | 'cancel', ids: readonly string[], now: number, request: Promise<RouterResult[]>): void {
+  /** Counts and reports amends or cancels (one request, or a batch), sends them, and handles their answers. */
+  private sendChanges(state: SymbolState, kind: 'amend' | 'cancel', ids: readonly string[], now: number, send: () => Promise<RouterResult[]>): void {
     this.sent[kind] += ids.length;
+    // Reported before the router runs, as for creates: an observer sees the order of events as it was.
     this.observe(kind, state, ids, now);
-    this.track(request.then((results) => {
+    this.track(send().then((results) => {
       results.forEach((result, index) => {
         const orderLinkId = ids[index];
         if (orderLinkId !== undefined) this.onChangeResult(state, orderLinkId, kind, result);

@@ -3,13 +3,19 @@
  * (so this process is the engine alone), and the engine quotes two symbols through bybit-api.
  *
  *   tick-to-order   from a public book message arriving at the engine's socket to the order frame
- *                   (create or amend) written to the order-entry socket, for every frame a book message
- *                   caused; every sample in an HDR histogram (perf_hooks), p50/p99/p99.9
- *   CPU per message book messages per CPU-second at the venue's live rate (about 100/s): messages / CPU
- *                   time spent handling them (parse, book, strategy, risk, router, frame written);
- *                   pessimistic, since code that runs 100 times a second stays cold
+ *                   (create, amend or cancel) it caused, on the order-entry socket; every sample in an HDR
+ *                   histogram (perf_hooks), p50/p99/p99.9. Two end points: the frame handed to the socket
+ *                   (ws's send() called: everything the engine does), and send() returned (the write
+ *                   system call done, which on loopback also runs the kernel's delivery to the venue's
+ *                   process). When several messages arrive in one read, the engine quotes once on the
+ *                   newest book, and each frame is timed from the oldest message it answers.
+ *   CPU per message book messages per CPU-second of the engine process at the venue's live rate (about
+ *                   100/s): everything the process does (public and private streams, answers, timers)
+ *                   divided among the book messages; pessimistic, since code that runs 100 times a
+ *                   second stays cold
  *   capacity        benchEngineCapacity: a feed process offers deltas at a fixed rate, and the engine's
- *                   lag behind the feed's timestamps shows whether it keeps up
+ *                   lag behind the feed's timestamps shows whether it keeps up; tick-to-order is measured
+ *                   there too, with the process kept busy by the feed
  *   backlog         how far behind the venue's timestamp each book message was handled, at the live rate
  *   memory          resident set of this process (the engine) at the end
  *
@@ -22,6 +28,8 @@ import { createHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { type CredentialsSource, startEngineProcess } from '../../src/app/engine-process.js';
 import { loadConfig } from '../../src/config/config.js';
+import type { Engine, EngineObserver } from '../../src/engine/engine.js';
+import { RequestLimiter } from '../../src/engine/limiter.js';
 import { DEFAULT_KEYS } from '../../sim/simulator.js';
 import type { LatencyResult } from './engine.js';
 import type { Result } from './measure.js';
@@ -41,8 +49,60 @@ export interface LoopResult {
   readonly backlogP99Ms: number;
   readonly rssMb: number;
   readonly frames: number;
-  /** Mean time inside the engine's onBook per book update, in microseconds. */
+  /** The same frames, timed to send() returned (the write system call included). */
+  readonly written: LatencyResult;
+  /** Frames left out of both because their requests waited for the rate limiter. */
+  readonly held: number;
+  /** Mean time inside the engine's onBook per call, in microseconds. */
   readonly onBookUs: number;
+}
+
+/**
+ * Wraps the prototype of the WebSocket class bybit-api uses (through isomorphic-ws): `onPublic` hears each
+ * public message as it arrives, `onOrderFrame` each order-entry frame, stamped before and after send().
+ * Returns the function that undoes it.
+ */
+function hookSockets(onPublic: (data: unknown, at: bigint) => void, onOrderFrame: (frame: string, handedAt: bigint, writtenAt: bigint) => void): () => void {
+  const WebSocket = createRequire(createRequire(import.meta.url).resolve('bybit-api'))('isomorphic-ws') as { prototype: WsLike };
+  const proto = WebSocket.prototype;
+  const originalEmit = proto.emit;
+  const originalSend = proto.send;
+  proto.emit = function (this: WsLike, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'message' && this.url.includes('/public/')) onPublic(args[0], process.hrtime.bigint());
+    return originalEmit.call(this, event, ...args);
+  };
+  proto.send = function (this: WsLike, data: unknown, ...rest: unknown[]): void {
+    const handedAt = process.hrtime.bigint();
+    originalSend.call(this, data, ...rest);
+    if (typeof data === 'string' && data.includes('orderLinkId')) onOrderFrame(data, handedAt, process.hrtime.bigint());
+  };
+  return () => {
+    proto.emit = originalEmit;
+    proto.send = originalSend;
+  };
+}
+
+/**
+ * Wraps the router's limiter (its prototype, here only): `onWait` hears each time a request must wait for
+ * room under the venue's rate limits.
+ */
+function hookLimiter(onWait: () => void): () => void {
+  const proto = RequestLimiter.prototype;
+  const original = Object.getOwnPropertyDescriptor(proto, 'waitMs')?.value as RequestLimiter['waitMs'];
+  proto.waitMs = function (this: RequestLimiter, ...args: Parameters<RequestLimiter['waitMs']>): number {
+    const wait = original.apply(this, args);
+    if (wait > 0) onWait();
+    return wait;
+  };
+  return () => {
+    proto.waitMs = original;
+  };
+}
+
+/** The symbol of a public order-book message (its topic comes first), from the raw frame. */
+function topicSymbol(data: unknown): string | undefined {
+  const head = Buffer.isBuffer(data) ? data.toString('latin1', 0, 64) : typeof data === 'string' ? data.slice(0, 64) : '';
+  return /"topic":"orderbook\.\d+\.([A-Z0-9]+)"/.exec(head)?.[1];
 }
 
 /** The simulator's trader key, served as the engine's credentials (no Secrets Manager in a benchmark). */
@@ -68,10 +128,113 @@ async function startScript(args: readonly string[], match: RegExp): Promise<{ ch
   return { child, found };
 }
 
+/**
+ * Tick-to-order, as the engine sees it: which book message each order frame answers, and how long after
+ * its arrival the frame was handed to the socket and written. A request that had to wait for room under
+ * the venue's rate limits is queued by policy, not slowed by the engine: such frames are counted apart
+ * (`held`) and left out of the histograms. Also counts the book messages and the time spent in onBook.
+ */
+class TickToOrderProbe {
+  messages = 0;
+  /** Frames whose requests waited for the rate limiter. */
+  held = 0;
+  onBookNs = 0n;
+  onBookCalls = 0;
+  /** How far behind the venue's timestamp the book was when an order was sent, in ms. */
+  readonly lags: number[] = [];
+  // Node's HDR histograms (perf_hooks), in nanoseconds.
+  handed = createHistogram();
+  written = createHistogram();
+  // Per symbol, the arrival of the oldest book message the engine has not quoted on yet.
+  private readonly unanswered = new Map<string, bigint>();
+  // While the engine quotes on a symbol's book: the arrival that book answers.
+  private answering: bigint | undefined;
+  private readonly causedBy = new Map<string, bigint>();
+  // The orders just reported sent: the router runs for them next, synchronously up to its first wait.
+  private sending: readonly string[] = [];
+  private readonly waited = new Set<string>();
+  private readonly unhooks: (() => void)[];
+
+  readonly observer: EngineObserver = {
+    onOrdersSent: (event) => {
+      this.sending = event.orderLinkIds;
+      if (this.answering === undefined) return;
+      for (const orderLinkId of event.orderLinkIds) this.causedBy.set(orderLinkId, this.answering);
+      if (event.bookVenueTs !== undefined) this.lags.push(Date.now() - event.bookVenueTs);
+    },
+  };
+
+  constructor() {
+    const sockets = hookSockets(
+      (data, at) => {
+        this.messages += 1;
+        const symbol = topicSymbol(data);
+        if (symbol !== undefined && !this.unanswered.has(symbol)) this.unanswered.set(symbol, at);
+      },
+      (frame, handedAt, writtenAt) => {
+        for (const match of frame.matchAll(/"orderLinkId":"([^"]+)"/g)) {
+          const orderLinkId = match[1] ?? '';
+          const cause = this.causedBy.get(orderLinkId);
+          if (cause === undefined) continue;
+          this.causedBy.delete(orderLinkId);
+          if (this.waited.delete(orderLinkId)) {
+            this.held += 1;
+            continue;
+          }
+          this.handed.record(handedAt - cause);
+          this.written.record(writtenAt - cause);
+        }
+      },
+    );
+    const limiter = hookLimiter(() => {
+      for (const orderLinkId of this.sending) this.waited.add(orderLinkId);
+    });
+    this.unhooks = [sockets, limiter];
+  }
+
+  /** Wraps the engine's onBook: the orders it sends answer the symbol's oldest unanswered message. */
+  watch(engine: Engine): void {
+    const onBook = engine.onBook.bind(engine);
+    engine.onBook = (symbol, book, receivedAt) => {
+      this.answering = this.unanswered.get(symbol);
+      this.unanswered.delete(symbol);
+      const started = process.hrtime.bigint();
+      onBook(symbol, book, receivedAt);
+      this.onBookNs += process.hrtime.bigint() - started;
+      this.onBookCalls += 1;
+      this.answering = undefined;
+      this.sending = [];
+    };
+  }
+
+  reset(): void {
+    this.handed = createHistogram();
+    this.written = createHistogram();
+    this.messages = 0;
+    this.held = 0;
+    this.lags.length = 0;
+    this.onBookNs = 0n;
+    this.onBookCalls = 0;
+  }
+
+  latency(name: string, which: 'handed' | 'written', seconds: number): LatencyResult {
+    const histogram = this[which];
+    return { name, samples: histogram.count, p50Ns: histogram.percentile(50), p99Ns: histogram.percentile(99), p999Ns: histogram.percentile(99.9), perSecond: histogram.count / seconds };
+  }
+
+  close(): void {
+    for (const unhook of this.unhooks) unhook();
+  }
+}
+
 export interface CapacityResult {
   readonly offeredPerSecond: number;
   readonly handledPerSecond: number;
   readonly lagP99Ms: number;
+  /** Tick-to-order (frame handed to the socket) while the feed keeps the process busy. */
+  readonly latency: LatencyResult;
+  /** Frames left out of it because their requests waited for the rate limiter. */
+  readonly held: number;
 }
 
 /**
@@ -93,23 +256,31 @@ export async function benchEngineCapacity(offeredPerSecond: number, durationMs =
     }),
     env: {},
   });
-  const engine = await startEngineProcess({ config, credentials: traderCredentials(), logSink: () => undefined });
+  const probe = new TickToOrderProbe();
+  const engine = await startEngineProcess({ config, credentials: traderCredentials(), logSink: () => undefined, observer: probe.observer });
+  probe.watch(engine.engine);
+  // How far behind the feed the book is each time the engine quotes on it.
   const lag = createHistogram();
-  let handled = 0;
   const onBook = engine.engine.onBook.bind(engine.engine);
   engine.engine.onBook = (symbol, book, receivedAt) => {
     onBook(symbol, book, receivedAt);
-    handled += 1;
     lag.record(Math.max(1, Date.now() - book.lastTs));
   };
   await new Promise((resolve) => setTimeout(resolve, 2_000));
-  handled = 0;
+  probe.reset();
   lag.reset();
   const started = Date.now();
   await new Promise((resolve) => setTimeout(resolve, durationMs));
   const seconds = (Date.now() - started) / 1_000;
-  const result = { offeredPerSecond, handledPerSecond: handled / seconds, lagP99Ms: lag.percentile(99) };
+  const result = {
+    offeredPerSecond,
+    handledPerSecond: probe.messages / seconds,
+    lagP99Ms: lag.percentile(99),
+    latency: probe.latency(`engine busy (${offeredPerSecond.toLocaleString('en-US')}/s feed): book message to frame handed`, 'handed', seconds),
+    held: probe.held,
+  };
   await engine.stop('bench over');
+  probe.close();
   feed.kill('SIGTERM');
   venue.kill('SIGTERM');
   return result;
@@ -118,7 +289,6 @@ export async function benchEngineCapacity(offeredPerSecond: number, durationMs =
 export async function benchEngineLoop(durationMs = 20_000): Promise<LoopResult> {
   const { child, found: restUrl } = await startScript(['sim/main.ts', '--port', '0', '--seed', '3', '--market-interval-ms', '2', '--rate-limit-scale', '100'], /REST\s+(http:\/\/\S+)/);
   const wsBase = restUrl.replace('http://', 'ws://');
-  const credentials = traderCredentials();
   const { config } = loadConfig({
     fileText: JSON.stringify({
       shard: 'bench',
@@ -131,94 +301,37 @@ export async function benchEngineLoop(durationMs = 20_000): Promise<LoopResult> 
     }),
     env: {},
   });
-
-  // The WebSocket class bybit-api uses (through isomorphic-ws): stamp each message as it arrives, and each
-  // order frame as it is written.
-  const WebSocket = createRequire(createRequire(import.meta.url).resolve('bybit-api'))('isomorphic-ws') as { prototype: WsLike };
-  const proto = WebSocket.prototype;
-  const originalEmit = proto.emit;
-  const originalSend = proto.send;
-  let arrivedAt: bigint | undefined;
-  let handlingNs = 0n;
-  let messages = 0;
-  const lags: number[] = [];
-  const causedBy = new Map<string, bigint>();
-  // Node's HDR histogram (perf_hooks), in nanoseconds.
-  let histogram = createHistogram();
-  proto.emit = function (this: WsLike, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'message' || !this.url.includes('/public/')) return originalEmit.call(this, event, ...args);
-    const started = process.hrtime.bigint();
-    arrivedAt = started;
-    try {
-      return originalEmit.call(this, event, ...args);
-    } finally {
-      arrivedAt = undefined;
-      handlingNs += process.hrtime.bigint() - started;
-      messages += 1;
-    }
-  };
-  proto.send = function (this: WsLike, data: unknown, ...rest: unknown[]): void {
-    originalSend.call(this, data, ...rest);
-    if (typeof data !== 'string' || !data.includes('orderLinkId')) return;
-    const written = process.hrtime.bigint();
-    for (const match of data.matchAll(/"orderLinkId":"([^"]+)"/g)) {
-      const cause = match[1] === undefined ? undefined : causedBy.get(match[1]);
-      if (cause === undefined) continue;
-      histogram.record(written - cause);
-      if (match[1] !== undefined) causedBy.delete(match[1]);
-    }
-  };
-
-  const engine = await startEngineProcess({
-    config,
-    credentials,
-    logSink: () => undefined,
-    observer: {
-      onOrdersSent: (event) => {
-        if (event.kind === 'cancel' || arrivedAt === undefined) return;
-        for (const orderLinkId of event.orderLinkIds) causedBy.set(orderLinkId, arrivedAt);
-        if (event.bookVenueTs !== undefined) lags.push(Date.now() - event.bookVenueTs);
-      },
-    },
-  });
-  // The engine's own share of handling a message (strategy, risk, router, adapters, up to the socket write).
-  const onBook = engine.engine.onBook.bind(engine.engine);
-  let onBookNs = 0n;
-  let onBookCalls = 0;
-  engine.engine.onBook = (symbol, book, receivedAt) => {
-    const t = process.hrtime.bigint();
-    onBook(symbol, book, receivedAt);
-    onBookNs += process.hrtime.bigint() - t;
-    onBookCalls += 1;
-  };
+  const probe = new TickToOrderProbe();
+  const engine = await startEngineProcess({ config, credentials: traderCredentials(), logSink: () => undefined, observer: probe.observer });
+  probe.watch(engine.engine);
   // Warm up, then measure from a clean slate.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
-  histogram = createHistogram();
-  messages = 0;
-  handlingNs = 0n;
-  lags.length = 0;
-  onBookNs = 0n;
-  onBookCalls = 0;
+  probe.reset();
   const started = Date.now();
+  const cpuBefore = process.cpuUsage();
   await new Promise((resolve) => setTimeout(resolve, durationMs));
+  const cpu = process.cpuUsage(cpuBefore);
   const seconds = (Date.now() - started) / 1_000;
-  const liveMessages = messages;
+  const { messages, lags, held } = probe;
+  const latency = probe.latency('engine loop: book message in to order frame handed to socket', 'handed', seconds);
+  const written = probe.latency('engine loop: book message in to order frame written (send done)', 'written', seconds);
+  const onBookUs = Number(probe.onBookNs) / 1_000 / Math.max(1, probe.onBookCalls);
+  lags.sort((x, y) => x - y);
+  const backlogP99Ms = lags[Math.floor(lags.length * 0.99)] ?? 0;
 
   const rssMb = process.memoryUsage().rss / 2 ** 20;
   await engine.stop('bench over');
-  proto.emit = originalEmit;
-  proto.send = originalSend;
+  probe.close();
   child.kill('SIGTERM');
-
-  const count = histogram.count;
-  lags.sort((a, b) => a - b);
   return {
-    latency: { name: 'engine loop: book message in to order frame out', samples: count, p50Ns: histogram.percentile(50), p99Ns: histogram.percentile(99), p999Ns: histogram.percentile(99.9), perSecond: count / seconds },
-    capacity: { name: 'engine loop: book messages per CPU-second at the live rate', operations: liveMessages, seconds: Number(handlingNs) / 1e9 },
-    liveRate: liveMessages / seconds,
-    backlogP99Ms: lags[Math.floor(lags.length * 0.99)] ?? 0,
+    latency,
+    written,
+    held,
+    capacity: { name: 'engine loop: book messages per CPU-second at the live rate', operations: messages, seconds: (cpu.user + cpu.system) / 1e6 },
+    liveRate: messages / seconds,
+    backlogP99Ms,
     rssMb,
-    frames: count,
-    onBookUs: Number(onBookNs) / 1_000 / Math.max(1, onBookCalls),
+    frames: latency.samples,
+    onBookUs,
   };
 }

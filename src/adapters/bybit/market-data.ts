@@ -6,6 +6,12 @@
  * a feed silent for longer than the symbol's `staleAfterMs` makes the book unsynced: the listener hears it
  * at once (the engine pulls its quotes), and the topic is resubscribed, which makes the venue send a fresh
  * snapshot (docs/v5/websocket/public/orderbook.mdx); the book is synced again from that snapshot.
+ *
+ * Every message is applied as it arrives, but the listener hears of changed books once per batch: one read
+ * from the socket can carry many messages, all dispatched before any promise callback runs, and the
+ * listener is told after the last of them (a microtask), once per symbol, with the newest book. The engine
+ * then quotes on the latest state instead of spending time on books already superseded, which is what
+ * keeps it abreast of a fast feed. Losing sync is not deferred: the listener hears it at once.
  */
 import type { WebsocketClient } from 'bybit-api';
 import { LocalBook } from '../../core/book.js';
@@ -39,6 +45,8 @@ interface Feed {
   /** When a fresh snapshot was last asked for; undefined while synced. Deltas keep arriving meanwhile and
    *  prove nothing, so if no snapshot comes within the interval, it is asked for again. */
   resyncRequestedAt: number | undefined;
+  /** When the newest message the listener has not heard of yet arrived. */
+  changedAt: number;
 }
 
 export class MarketDataFeed {
@@ -46,12 +54,15 @@ export class MarketDataFeed {
   private readonly byTopic = new Map<string, Feed>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Books changed since the listener last heard, told once the current batch of messages is applied. */
+  private readonly changed = new Set<Feed>();
+  private tellQueued = false;
   /** Messages dropped because they were malformed; reported in the status. */
   malformed = 0;
 
   constructor(private readonly options: MarketDataOptions) {
     for (const [symbol, codec] of options.codecs) {
-      const feed: Feed = { book: new LocalBook(symbol, codec), topic: `orderbook.${options.depth}.${symbol}`, lastMessageAt: options.clock(), resyncRequestedAt: undefined };
+      const feed: Feed = { book: new LocalBook(symbol, codec), topic: `orderbook.${options.depth}.${symbol}`, lastMessageAt: options.clock(), resyncRequestedAt: undefined, changedAt: 0 };
       this.feeds.set(symbol, feed);
       this.byTopic.set(feed.topic, feed);
     }
@@ -97,7 +108,7 @@ export class MarketDataFeed {
       const result = parsed.type === 'snapshot' ? feed.book.applySnapshot(b, a, u, seq, parsed.ts) : feed.book.applyDelta(b, a, u, seq, parsed.ts);
       if (result.ok) {
         if (parsed.type === 'snapshot') feed.resyncRequestedAt = undefined;
-        this.options.listener.onBook(symbol, feed.book, now);
+        this.changedLater(feed, now);
       }
       else if (result.reason !== 'not-synced') {
         this.unsync(symbol, feed, result.reason, result.reason === 'gap' ? `update id ${u} after ${feed.book.lastU}` : 'best bid at or above best ask');
@@ -106,6 +117,26 @@ export class MarketDataFeed {
       if (!(error instanceof BybitMessageError || error instanceof InstrumentError)) throw error;
       this.malformed += 1;
       this.unsync(symbol, feed, 'malformed', error.message);
+    }
+  }
+
+  private changedLater(feed: Feed, now: number): void {
+    feed.changedAt = now;
+    this.changed.add(feed);
+    if (this.tellQueued) return;
+    this.tellQueued = true;
+    queueMicrotask(() => {
+      this.tellChanged();
+    });
+  }
+
+  private tellChanged(): void {
+    this.tellQueued = false;
+    const feeds = [...this.changed];
+    this.changed.clear();
+    for (const feed of feeds) {
+      // A book that lost sync meanwhile was reported unsynced already; the next snapshot brings it back.
+      if (!this.stopped && feed.book.isSynced) this.options.listener.onBook(feed.book.symbol, feed.book, feed.changedAt);
     }
   }
 
@@ -124,6 +155,7 @@ export class MarketDataFeed {
   /** Marks the book untrusted, tells the listener, and asks for a fresh snapshot. */
   private unsync(symbol: string, feed: Feed, reason: UnsyncedReason, detail: string, resubscribe = true): void {
     feed.book.invalidate();
+    this.changed.delete(feed);
     this.options.listener.onUnsynced(symbol, reason, detail);
     if (resubscribe) this.resubscribe(feed);
     // After a reconnect the client resubscribes by itself; the check still asks again if nothing comes.

@@ -75,7 +75,9 @@ describe('Bybit messages', () => {
     expect(() => parseOrder({ ...order, price: 65000 })).toThrow(/malformed order: price:/);
     expect(() => parseExecution({ ...execution, execQty: undefined })).toThrow(/malformed execution: execQty:/);
     expect(() => parseExecution({ ...execution, isMaker: 'true' })).toThrow(/isMaker/);
-    expect(() => parseOrderbookMessage({ topic: 'orderbook.50.BTCUSDT', type: 'delta', ts: 1, data: { s: 'BTCUSDT', b: [['1', '2', '3']], a: [], u: 1, seq: 1 } })).toThrow(/data\.b\.0/);
+    expect(() => parseOrderbookMessage({ topic: 'orderbook.50.BTCUSDT', type: 'delta', ts: 1, data: { s: 'BTCUSDT', b: [['1', '2', '3']], a: [], u: 1, seq: 1 } })).toThrow(/data\.b: expected a list of \[price, size\] string pairs/);
+    expect(() => parseOrderbookMessage({ topic: 'orderbook.50.BTCUSDT', type: 'delta', ts: 1, data: { s: 'BTCUSDT', b: [], a: [[1, '2']], u: 1, seq: 1 } })).toThrow(/data\.a: expected a list/);
+    expect(() => parseOrderbookMessage({ topic: 'orderbook.50.BTCUSDT', type: 'delta', ts: 1, data: { s: 'BTCUSDT', b: {}, a: [], u: 1, seq: 1 } })).toThrow(/data\.b: expected a list/);
     expect(() => parseOrder(null)).toThrow(BybitMessageError);
   });
 
