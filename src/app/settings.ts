@@ -9,6 +9,7 @@ import type { EngineConfig } from '../config/config.js';
 import { type Decimal, dec, roundedMultiple } from '../core/decimal.js';
 import type { Instrument } from '../core/instrument.js';
 import { lots } from '../core/units.js';
+import { riskLimits } from '../core/risk.js';
 import type { EngineSettings, SymbolSetup } from '../engine/engine.js';
 
 const BPS = dec('10000');
@@ -47,14 +48,14 @@ export function symbolSetup(config: EngineConfig, symbol: string, instrument: In
       orderLots: lots(orderLots),
       maxPositionLots,
     },
-    limits: {
+    limits: riskLimits(instrument, {
       maxPositionLots,
       maxNotional: dec(settings.maxNotional),
       maxOpenOrders: config.risk.maxOpenOrders,
       maxOrderLots,
       priceBandBps: dec(settings.priceBandBps),
       ordersPerSecond: config.risk.ordersPerSecond,
-    },
+    }),
     fairValue: settings.fairValue,
     volatilityHalfLifeMs: settings.volatilityHalfLifeMs,
     refreshToleranceTicks: settings.refreshToleranceTicks,

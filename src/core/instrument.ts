@@ -57,6 +57,10 @@ export interface Instrument {
   /** minNotional in tick-lots, rounded up: priceTicks * qtyLots >= this <=> notional >= minNotional. */
   readonly minNotionalTickLots: bigint;
   readonly qtyDecimals: number;
+  /** tickSize in units of 10^-priceScale: a price string is priceTicks * this, with priceScale decimals. */
+  readonly priceUnitsPerTick: bigint;
+  /** qtyStep in units of 10^-qtyDecimals: a qty string is qtyLots * this, with qtyDecimals decimals. */
+  readonly qtyUnitsPerLot: bigint;
 }
 
 export class InstrumentError extends Error {
@@ -94,6 +98,7 @@ export function parseLinearInstrument(raw: unknown): Instrument {
   if (minQtyLots > maxQtyLots) throw new InstrumentError(`${item.symbol}: minOrderQty is above maxOrderQty`);
   const tickLotValue = tickSize.times(qtyStep);
   const minNotional = dec(item.lotSizeFilter.minNotionalValue);
+  const qtyDecimals = decimalPlaces(qtyStep);
   return {
     symbol: item.symbol,
     status: item.status,
@@ -111,7 +116,10 @@ export function parseLinearInstrument(raw: unknown): Instrument {
     maxMarketQtyLots: lots(maxMarketQtyLots),
     minNotional,
     minNotionalTickLots: roundedMultiple(minNotional, tickLotValue, 'up'),
-    qtyDecimals: decimalPlaces(qtyStep),
+    qtyDecimals,
+    // Whole numbers: tickSize has at most priceScale decimals (checked above), qtyStep exactly qtyDecimals.
+    priceUnitsPerTick: BigInt(tickSize.times(dec(10n ** BigInt(priceScale))).toFixed(0)),
+    qtyUnitsPerLot: BigInt(qtyStep.times(dec(10n ** BigInt(qtyDecimals))).toFixed(0)),
   };
 }
 
@@ -130,9 +138,20 @@ export function ticksToPrice(instrument: Instrument, priceTicks: Ticks): Decimal
   return decFromInt(priceTicks).times(instrument.tickSize);
 }
 
+/**
+ * `units * 10^-scale` as a decimal string with exactly `scale` decimals, by integer arithmetic only (the
+ * order path formats every price and quantity it sends; big.js takes microseconds for each).
+ */
+function formatScaled(units: bigint, scale: number): string {
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, '0');
+  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return negative ? `-${text}` : text;
+}
+
 /** The price string for an order, with the instrument's priceScale decimals. */
 export function formatPrice(instrument: Instrument, priceTicks: Ticks): string {
-  return ticksToPrice(instrument, priceTicks).toFixed(instrument.priceScale);
+  return formatScaled(BigInt(priceTicks) * instrument.priceUnitsPerTick, instrument.priceScale);
 }
 
 /**
@@ -168,7 +187,7 @@ export function lotsToQty(instrument: Instrument, qtyLots: Lots | bigint): Decim
 
 /** The qty string for an order, with as many decimals as qtyStep has. */
 export function formatQty(instrument: Instrument, qtyLots: Lots): string {
-  return lotsToQty(instrument, qtyLots).toFixed(instrument.qtyDecimals);
+  return formatScaled(BigInt(qtyLots) * instrument.qtyUnitsPerLot, instrument.qtyDecimals);
 }
 
 /** Exact notional of `qtyLots` at `priceTicks`, in the quote currency. */

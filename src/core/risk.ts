@@ -2,9 +2,13 @@
  * Pre-trade risk: every order the engine wants to send is checked here first, in process, against the
  * frozen state and the limits. A refusal names its reason, which the engine counts and reports. Pure: the
  * caller passes the state it knows (position, resting orders, the mark, its recent sending rate).
+ *
+ * Every check is integer arithmetic on ticks and lots (it runs for each order on the quoting path, where
+ * a decimal library costs microseconds per operation): the limits given as decimals are converted once,
+ * by riskLimits, rounded the safe way. Decimals appear only in the text of a refusal.
  */
-import { type Decimal, dec } from './decimal.js';
-import { type Instrument, notional, orderViolations, ticksToPrice } from './instrument.js';
+import { type Decimal, dec, decFromInt, roundedMultiple } from './decimal.js';
+import { type Instrument, notional, orderViolations } from './instrument.js';
 import { type Lots, type Side, type Ticks, sideSign } from './units.js';
 
 export const RISK_REASONS = [
@@ -22,13 +26,33 @@ export type RiskReason = (typeof RISK_REASONS)[number];
 
 export interface RiskLimits {
   readonly maxPositionLots: number;
-  /** Largest absolute position value at the mark, in the settle coin. */
+  /** Largest absolute position value at the order's price, in tick-lots (value / tickLotValue, rounded down). */
+  readonly maxNotionalTickLots: bigint;
+  readonly maxOpenOrders: number;
+  readonly maxOrderLots: number;
+  /** Orders must lie within this band around the mark, in millionths of a basis point (rounded down). */
+  readonly priceBandMicroBps: bigint;
+  readonly ordersPerSecond: number;
+}
+
+/** The limits as configured, in the instrument's units. */
+export interface RiskSettings {
+  readonly maxPositionLots: number;
+  /** Largest absolute position value, in the settle coin. */
   readonly maxNotional: Decimal;
   readonly maxOpenOrders: number;
   readonly maxOrderLots: number;
   /** Orders must lie within this many bps of the mark price. */
   readonly priceBandBps: Decimal;
   readonly ordersPerSecond: number;
+}
+
+const MICRO = dec('0.000001');
+
+/** Converts configured limits to the integer ones checkOrder uses; rounding only ever tightens a limit. */
+export function riskLimits(instrument: Instrument, settings: RiskSettings): RiskLimits {
+  const { maxNotional, priceBandBps, ...counts } = settings;
+  return { ...counts, maxNotionalTickLots: roundedMultiple(maxNotional, instrument.tickLotValue, 'down'), priceBandMicroBps: roundedMultiple(priceBandBps, MICRO, 'down') };
 }
 
 export interface RiskState {
@@ -41,7 +65,8 @@ export interface RiskState {
   readonly openOrders: number;
   /** Orders sent in the last second. */
   readonly sentLastSecond: number;
-  readonly markPrice: Decimal | undefined;
+  /** The mark as bid + ask in ticks: twice the mid, so that a mid between two ticks is exact. */
+  readonly markTwiceTicks: number | undefined;
   /** Our own best resting prices: a new order must not trade with them. */
   readonly ownBestBid: Ticks | undefined;
   readonly ownBestAsk: Ticks | undefined;
@@ -55,7 +80,8 @@ export interface OrderRequest {
   readonly replacesLots?: number;
 }
 
-const BPS = dec('10000');
+/** bps times millionths: the scale of |price - mark| / mark against priceBandMicroBps. */
+const BPS_MICRO = 10_000n * 1_000_000n;
 
 export type RiskDecision = { readonly ok: true } | { readonly ok: false; readonly reason: RiskReason; readonly detail: string };
 
@@ -74,14 +100,22 @@ export function checkOrder(instrument: Instrument, limits: RiskLimits, state: Ri
   const resting = order.side === 'Buy' ? state.restingBuyLots : state.restingSellLots;
   const worstPosition = state.positionLots + sign * (resting - (order.replacesLots ?? 0) + order.qtyLots);
   if (Math.abs(worstPosition) > limits.maxPositionLots) return refuse('position-limit', `position could reach ${worstPosition} lots, limit ${limits.maxPositionLots}`);
-  const worstNotional = notional(instrument, order.priceTicks, Math.abs(worstPosition) as Lots);
-  if (worstNotional.gt(limits.maxNotional)) return refuse('notional-limit', `position value could reach ${worstNotional.toFixed()} > ${limits.maxNotional.toFixed()}`);
+  const worstLots = Math.abs(worstPosition) as Lots;
+  if (BigInt(order.priceTicks) * BigInt(worstLots) > limits.maxNotionalTickLots) {
+    const limit = dec(limits.maxNotionalTickLots).times(instrument.tickLotValue);
+    return refuse('notional-limit', `position value could reach ${notional(instrument, order.priceTicks, worstLots).toFixed()} > ${limit.toFixed()}`);
+  }
 
   if (order.replacesLots === undefined && state.openOrders >= limits.maxOpenOrders) return refuse('max-open-orders', `${state.openOrders} open orders`);
-  if (!state.markPrice) return refuse('price-band', 'no mark price yet');
-  // |price - mark| / mark > band, compared without a division (the hot path; division is the slow one).
-  const distance = ticksToPrice(instrument, order.priceTicks).minus(state.markPrice).abs().times(BPS);
-  if (distance.gt(limits.priceBandBps.times(state.markPrice))) return refuse('price-band', `${distance.div(state.markPrice).toFixed(2)} bps from the mark ${state.markPrice.toFixed()}`);
+  const markTwice = state.markTwiceTicks;
+  if (markTwice === undefined || markTwice <= 0) return refuse('price-band', 'no mark price yet');
+  // |price - mark| / mark > band: with both sides doubled, |2 price - 2 mark| * 10^10 > band in micro-bps * 2 mark.
+  const distanceTwice = BigInt(Math.abs(2 * order.priceTicks - markTwice));
+  if (distanceTwice * BPS_MICRO > limits.priceBandMicroBps * BigInt(markTwice)) {
+    const bps = dec(distanceTwice).times(dec('10000')).div(decFromInt(markTwice));
+    const mark = decFromInt(markTwice).times(instrument.tickSize).times(dec('0.5'));
+    return refuse('price-band', `${bps.toFixed(2)} bps from the mark ${mark.toFixed()}`);
+  }
   if (state.sentLastSecond >= limits.ordersPerSecond) return refuse('rate-budget', `${state.sentLastSecond} orders in the last second`);
   const crosses = order.side === 'Buy' ? state.ownBestAsk !== undefined && order.priceTicks >= state.ownBestAsk : state.ownBestBid !== undefined && order.priceTicks <= state.ownBestBid;
   if (crosses) return refuse('self-cross', `would trade with our own ${order.side === 'Buy' ? 'ask' : 'bid'}`);

@@ -555,15 +555,16 @@ export class Engine {
     }
     this.sendCancels(state, [...cancels.values()]);
 
-    // The mark (an exact decimal) is computed only if some order is to be checked.
-    let markOnce: { readonly value: Decimal | undefined } | undefined;
-    const mark = (): Decimal | undefined => (markOnce ??= { value: this.mid(state) }).value;
+    // The mark for the price band: the mid, as bid + ask ticks (twice the mid, exact).
+    const bestBid = book.bestBid();
+    const bestAsk = book.bestAsk();
+    const markTwiceTicks = bestBid === undefined || bestAsk === undefined ? undefined : bestBid + bestAsk;
     const amends: { order: Order; target: QuoteTarget }[] = [];
     for (const { quote, target } of plan.amend) {
       const order = tracker.get(quote.orderLinkId);
       // Only an order the venue has confirmed can be amended (the state machine says so too).
       if (!order?.venue || cancels.has(quote.orderLinkId)) continue;
-      if (this.allowed(state, mark, now, { side: target.side, priceTicks: target.priceTicks, qtyLots: target.qtyLots, replacesLots: quote.qtyLots })) {
+      if (this.allowed(state, markTwiceTicks, now, { side: target.side, priceTicks: target.priceTicks, qtyLots: target.qtyLots, replacesLots: quote.qtyLots })) {
         amends.push({ order, target });
         this.noteSent(now);
       }
@@ -573,7 +574,7 @@ export class Engine {
     const occupied = tracker.occupiedSlots(state.symbol);
     for (const target of plan.place) {
       if (occupied.has(`${target.side}:${target.level}`) || this.held(state, target, now)) continue;
-      if (this.allowed(state, mark, now, target)) this.sendCreate(state, target, now);
+      if (this.allowed(state, markTwiceTicks, now, target)) this.sendCreate(state, target, now);
     }
   }
 
@@ -602,14 +603,14 @@ export class Engine {
     this.holds.set(`${slot.symbol}:${slot.side}:${slot.level}`, { sameBookU: sameBook ? book?.lastU : undefined, until: this.deps.clock() + forMs });
   }
 
-  private allowed(state: SymbolState, mark: () => Decimal | undefined, now: number, order: { side: Side; priceTicks: Ticks; qtyLots: Lots; replacesLots?: number }): boolean {
-    const decision = checkOrder(state.setup.instrument, state.setup.limits, this.riskState(state, mark(), now), order);
+  private allowed(state: SymbolState, markTwiceTicks: number | undefined, now: number, order: { side: Side; priceTicks: Ticks; qtyLots: Lots; replacesLots?: number }): boolean {
+    const decision = checkOrder(state.setup.instrument, state.setup.limits, this.riskState(state, markTwiceTicks, now), order);
     if (decision.ok) return true;
     this.riskRefusals.set(decision.reason, (this.riskRefusals.get(decision.reason) ?? 0) + 1);
     return false;
   }
 
-  private riskState(state: SymbolState, mark: Decimal | undefined, now: number): RiskState {
+  private riskState(state: SymbolState, markTwiceTicks: number | undefined, now: number): RiskState {
     const exposure = this.tracker.exposure(state.symbol);
     return {
       frozen: this.frozen !== undefined,
@@ -618,7 +619,7 @@ export class Engine {
       restingSellLots: exposure.sellLots,
       openOrders: this.totalOpenOrders(),
       sentLastSecond: this.sentInLastSecond(now),
-      markPrice: mark,
+      markTwiceTicks,
       ownBestBid: exposure.bestBid,
       ownBestAsk: exposure.bestAsk,
     };

@@ -28,7 +28,7 @@ describe('engine settings from the configuration', () => {
     expect(btc.quote.maxPositionLots).toBe(20);
     expect(btc.limits.maxOrderLots).toBe(5); // 0.005 = 2 x 0.0025
     expect(btc.quote.makerFeeBps).toBeCloseTo(-0.25, 12);
-    expect(btc.limits.maxNotional.toFixed()).toBe('1500');
+    expect(btc.limits.maxNotionalTickLots).toBe(15_000_000n); // 1500 USDT in tick-lots of 0.0001
     expect(btc.markoutHorizonsMs).toEqual([1_000, 5_000]);
     expect(settings.createExpiryMs).toBe(5_000);
   });

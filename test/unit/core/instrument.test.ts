@@ -113,6 +113,24 @@ describe('quantity conversions', () => {
     expect(formatQty(BIOUSDT, lots(70))).toBe('70');
   });
 
+  it('formats prices and quantities exactly as the decimal values they stand for, on any grid', () => {
+    // A tick of 0.5 with priceScale 2 and a step of 0.25: units per tick and per lot that are not 1.
+    const half = parseLinearInstrument({
+      ...BTCUSDT_RAW,
+      priceScale: '2',
+      priceFilter: { minPrice: '0.5', maxPrice: '1000000', tickSize: '0.5' },
+      lotSizeFilter: { ...BTCUSDT_RAW.lotSizeFilter, qtyStep: '0.25', minOrderQty: '0.25' },
+    });
+    expect(formatPrice(half, ticks(3))).toBe('1.50');
+    expect(formatQty(half, lots(3))).toBe('0.75');
+    fc.assert(
+      fc.property(fc.constantFrom(BTCUSDT, BIOUSDT, half), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (instrument, count) => {
+        expect(formatPrice(instrument, ticks(count))).toBe(ticksToPrice(instrument, ticks(count)).toFixed(instrument.priceScale));
+        expect(formatQty(instrument, lots(count))).toBe(lotsToQty(instrument, lots(count)).toFixed(instrument.qtyDecimals));
+      }),
+    );
+  });
+
   it('computes notionals exactly', () => {
     expect(notional(BTCUSDT, ticks(650_001), lots(15)).toFixed()).toBe('975.0015');
   });
