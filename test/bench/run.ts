@@ -5,6 +5,7 @@
  */
 import { benchCore } from './core.js';
 import { benchDecision, formatLatency } from './engine.js';
+import { benchMachineFloor } from './floor.js';
 import { benchEngineCapacity, benchEngineLoop } from './loop.js';
 import { formatResult, machineLine } from './measure.js';
 import { benchMatching, benchReplay, benchRest } from './sim.js';
@@ -18,6 +19,10 @@ console.log(formatResult(loop.capacity));
 console.log(`${'engine loop: time in the engine per book update (mean)'.padEnd(58)} ${loop.onBookUs.toFixed(1).padStart(12)} us`);
 console.log(`${'engine loop: live book messages handled'.padEnd(58)} ${Math.round(loop.liveRate).toLocaleString('en-US').padStart(12)} /s  (p99 lag behind the venue ${loop.backlogP99Ms} ms)`);
 console.log(`${'engine loop: resident memory (engine process)'.padEnd(58)} ${loop.rssMb.toFixed(0).padStart(12)} MB`);
+// What any Node program pays on this machine between a book message and an order frame (no engine at all).
+const floor = await benchMachineFloor();
+console.log(formatLatency(floor.handed));
+console.log(formatLatency(floor.written));
 // Book updates one engine sustains: the highest offered rate it handles with a p99 lag under 50 ms.
 let sustained = 0;
 for (const offered of [20_000, 50_000, 60_000]) {
