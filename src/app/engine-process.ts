@@ -217,6 +217,16 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
           engine.onVenuePosition(position.symbol, signedPositionLots(position, codec));
         });
       },
+      onWallet: (wallet) => {
+        engine.onWallet({
+          equity: wallet.totalEquity,
+          walletBalance: wallet.totalWalletBalance,
+          availableBalance: wallet.totalAvailableBalance,
+          initialMargin: wallet.totalInitialMargin,
+          maintenanceMargin: wallet.totalMaintenanceMargin,
+          maintenanceMarginRate: wallet.accountMMRate,
+        });
+      },
       onUnsynced: (reason) => {
         engine.onPrivateUnsynced(reason);
       },

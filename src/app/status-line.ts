@@ -1,7 +1,8 @@
 /**
  * One human line per symbol from the engine's status, for `npm start` and operators tailing a task:
  * mid, our bid and ask, inventory, fills and maker share, PnL with rebates apart, and whether it quotes
- * (or why not). Pure.
+ * (or why not); then one line for the account (equity, available balance, margin) once the venue has
+ * reported it. Pure.
  */
 import type { EngineStatus } from '../engine/engine.js';
 
@@ -9,7 +10,7 @@ const pad = (text: string, width: number) => text.padEnd(width);
 
 export function statusLines(status: EngineStatus, now: Date): string[] {
   const time = now.toISOString().slice(11, 19);
-  return status.symbols.map((symbol) => {
+  const lines = status.symbols.map((symbol) => {
     const pnl = symbol.pnl;
     const trading = pnl ? pnl.realised.plus(pnl.unrealised) : undefined;
     const money = (value: { toFixed(places: number): string } | undefined) => (value === undefined ? '-' : value.toFixed(4));
@@ -25,4 +26,11 @@ export function statusLines(status: EngineStatus, now: Date): string[] {
       state,
     ].join('  ');
   });
+  const { wallet } = status;
+  if (wallet) {
+    lines.push(
+      [time, pad('account', 9), `equity ${wallet.equity}`, `available ${wallet.availableBalance}`, `margin initial ${wallet.initialMargin} maintenance ${wallet.maintenanceMargin} (rate ${wallet.maintenanceMarginRate})`].join('  '),
+    );
+  }
+  return lines;
 }

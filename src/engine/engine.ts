@@ -148,10 +148,27 @@ export interface SymbolStatus {
   readonly reconciliation: ReconciliationReport | undefined;
 }
 
+/**
+ * The account as the venue last reported it (wallet stream, or the wallet read of each backfill): decimals
+ * as the venue wrote them, in the settle coin. For operators; the engine's own limits are per symbol.
+ */
+export interface WalletStatus {
+  readonly equity: string;
+  readonly walletBalance: string;
+  readonly availableBalance: string;
+  readonly initialMargin: string;
+  readonly maintenanceMargin: string;
+  /** Maintenance margin over margin balance: Bybit liquidates the account at 1 (100%). */
+  readonly maintenanceMarginRate: string;
+  /** When the engine received it (its clock). */
+  readonly receivedAt: number;
+}
+
 export interface EngineStatus {
   readonly phase: EnginePhase;
   readonly frozen: FreezeState | undefined;
   readonly privateStreamSynced: boolean;
+  readonly wallet: WalletStatus | undefined;
   readonly breaker: BreakerState;
   readonly unknownOrders: number;
   readonly symbols: readonly SymbolStatus[];
@@ -209,6 +226,7 @@ export class Engine {
   private phase: EnginePhase = 'created';
   private frozen: FreezeState | undefined;
   private privateSynced = false;
+  private wallet: WalletStatus | undefined;
   private readonly symbols = new Map<string, SymbolState>();
   private readonly unknown = new Map<string, UnknownOrder>();
   /** When each order's last request went out: an operation without news for too long is queried. */
@@ -419,6 +437,11 @@ export class Engine {
    * The venue's position stream: a cross-check. The position and execution messages travel apart, so a
    * difference is believed only if it lasts (POSITION_GRACE_MS); then the symbol is reconciled again.
    */
+  /** The account's balances and margin changed (they do not move the engine's positions or limits). */
+  onWallet(wallet: Omit<WalletStatus, 'receivedAt'>): void {
+    this.wallet = { ...wallet, receivedAt: this.deps.clock() };
+  }
+
   onVenuePosition(symbol: string, venueLots: bigint): void {
     const state = this.symbols.get(symbol);
     if (!state) return;
@@ -1038,6 +1061,7 @@ export class Engine {
       phase: this.phase,
       frozen: this.frozen,
       privateStreamSynced: this.privateSynced,
+      wallet: this.wallet,
       breaker: this.deps.breakerState(now),
       unknownOrders: this.unknown.size,
       symbols: [...this.symbols.values()].map((state) => this.symbolStatus(state, now)),

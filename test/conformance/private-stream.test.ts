@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestClientV5, WebsocketClient } from 'bybit-api';
-import { type BybitExecution, type BybitOrder, type BybitPosition, signedPositionLots, toExecution, toVenueOrderReport } from '../../src/adapters/bybit/messages.js';
+import { type BybitExecution, type BybitOrder, type BybitPosition, type BybitWallet, signedPositionLots, toExecution, toVenueOrderReport } from '../../src/adapters/bybit/messages.js';
 import { RestOrderEntry } from '../../src/adapters/bybit/order-entry.js';
 import { PrivateStream } from '../../src/adapters/bybit/private-stream.js';
 import { dec } from '../../src/core/decimal.js';
@@ -37,6 +37,7 @@ describe('private stream with backfill', () => {
     const ids = new OrderLinkIds('ps', 1);
     const events: string[] = [];
     const positions: BybitPosition[] = [];
+    const wallets: BybitWallet[] = [];
     let applied = 0;
     let seen = 0;
     const client = new WebsocketClient({ ...TRADER, wsUrl: sim.wsUrls.private }, SILENT_LOGGER);
@@ -56,6 +57,7 @@ describe('private stream with backfill', () => {
           if (tracker.onExecution(toExecution(execution, BTCUSDT, codec)).applied) applied += 1;
         },
         onPosition: (position) => positions.push(position),
+        onWallet: (wallet) => wallets.push(wallet),
         onUnsynced: (reason) => events.push(`unsynced: ${reason}`),
         onSynced: (count) => events.push(`synced: ${count}`),
         onMalformed: (detail) => events.push(`malformed: ${detail}`),
@@ -64,6 +66,9 @@ describe('private stream with backfill', () => {
     try {
       await stream.start();
       expect(events).toEqual(['synced: 0']);
+      // The wallet topic has no snapshot: the backfill read it.
+      const venueWallet = async () => (await rest.getWalletBalance({ accountType: 'UNIFIED' })).result.list[0]!;
+      expect(wallets.map((wallet) => wallet.totalWalletBalance)).toEqual([(await venueWallet()).totalWalletBalance]);
       const entry = new RestOrderEntry(rest, 1_000);
       const place = async (side: 'Buy' | 'Sell', priceTicks: number) => {
         const orderLinkId = ids.next();
@@ -102,6 +107,10 @@ describe('private stream with backfill', () => {
       expect(positions.map((position) => signedPositionLots(position, codec))).toContain(4n);
       // The buy filled completely while the connection was down: the backfill brought its final state.
       expect(tracker.openOrders('BTCUSDT').map((order) => [order.intent.side, order.venue?.cumExecLots])).toEqual([['Sell', 3]]);
+      // The wallet followed the fills (pushed, then read again by the backfill), and ends as the venue's.
+      expect(wallets.length).toBeGreaterThan(2);
+      expect(wallets.at(-1)?.totalWalletBalance).toBe((await venueWallet()).totalWalletBalance);
+      expect(wallets.at(-1)?.totalEquity).toBe((await venueWallet()).totalEquity);
     } finally {
       client.closeAll(true);
     }

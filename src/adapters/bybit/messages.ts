@@ -72,6 +72,22 @@ export const BybitPositionSchema = z.object({
 export type BybitPosition = z.infer<typeof BybitPositionSchema>;
 
 /**
+ * The account's balances and margin (private `wallet` topic, GET /v5/account/wallet-balance list item;
+ * sim/reference/bybit-v5-websocket.md §5.6): the totals an operator watches. A unified account reports
+ * them all as decimal strings; anything else is malformed.
+ */
+export const BybitWalletSchema = z.object({
+  accountType: z.literal('UNIFIED', { message: 'expected a unified trading account' }),
+  totalEquity: decimalString,
+  totalWalletBalance: decimalString,
+  totalAvailableBalance: decimalString,
+  totalInitialMargin: decimalString,
+  totalMaintenanceMargin: decimalString,
+  accountMMRate: decimalString,
+});
+export type BybitWallet = z.infer<typeof BybitWalletSchema>;
+
+/**
  * Order-book rows, [price, size] string pairs, checked for shape only: each string is then converted by the
  * symbol's GridCodec, which refuses anything that is not a decimal on the grid (InstrumentError). A zod
  * tuple per row costs microseconds per message for a check the codec makes anyway.
@@ -123,6 +139,10 @@ export function signedPositionLots(position: BybitPosition, codec: GridCodec): b
     return 0n;
   }
   return position.side === 'Buy' ? size : -size;
+}
+
+export function parseWallet(raw: unknown): BybitWallet {
+  return parseWith(BybitWalletSchema, raw, 'wallet');
 }
 
 export function parseOrderbookMessage(raw: unknown): BybitOrderbookMessage {

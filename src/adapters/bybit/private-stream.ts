@@ -1,21 +1,24 @@
 /**
- * The private stream (order, execution and position topics, plus dcp.future so that Bybit's disconnect-cancel counts
- * this connection) and its REST backfill.
+ * The private stream (order, execution, position and wallet topics, plus dcp.future so that Bybit's
+ * disconnect-cancel counts this connection) and its REST backfill.
  *
  * Bybit does not replay private messages after a reconnect (sim/reference/bybit-v5-websocket.md §7), so
  * after every reconnect, and once at start, the stream is backfilled over REST: executions since the
  * newest one seen (with an overlap: the consumer applies each execId once) from /v5/execution/list, page
- * by page, then the open and recently closed orders from /v5/order/realtime. Until the backfill is done the listener is told
- * the stream is unsynced, and the engine does not trust its positions.
+ * by page, then the open and recently closed orders from /v5/order/realtime, then the wallet from
+ * /v5/account/wallet-balance (the wallet topic sends no snapshot on subscribe, §5.6). Until the backfill
+ * is done the listener is told the stream is unsynced, and the engine does not trust its positions.
  */
 import type { RestClientV5, WebsocketClient } from 'bybit-api';
-import { type BybitExecution, BybitMessageError, type BybitOrder, type BybitPosition, parseExecution, parseOrder, parsePosition } from './messages.js';
+import { type BybitExecution, BybitMessageError, type BybitOrder, type BybitPosition, type BybitWallet, parseExecution, parseOrder, parsePosition, parseWallet } from './messages.js';
 
 export interface PrivateStreamListener {
   onOrder(order: BybitOrder): void;
   onExecution(execution: BybitExecution): void;
   /** The venue's position after a change: a cross-check of the positions built from executions. */
   onPosition(position: BybitPosition): void;
+  /** The account's balances and margin after a change. */
+  onWallet(wallet: BybitWallet): void;
   /** The stream may have missed messages (a reconnect): positions are not to be trusted yet. */
   onUnsynced(reason: string): void;
   /** Backfill done: everything up to now has been delivered at least once. */
@@ -54,22 +57,23 @@ export class PrivateStream {
         listener.onUnsynced(`backfill failed: ${error instanceof Error ? error.message : 'unknown error'}`);
       });
     });
-    void client.subscribeV5(['order', 'execution', 'position', 'dcp.future'], 'linear');
+    void client.subscribeV5(['order', 'execution', 'position', 'wallet', 'dcp.future'], 'linear');
     await this.backfill();
   }
 
   private onMessage(message: unknown): void {
     if (typeof message !== 'object' || message === null) return;
     const { topic, data } = message as { topic?: unknown; data?: unknown };
-    if ((topic !== 'order' && topic !== 'execution' && topic !== 'position') || !Array.isArray(data)) return;
+    if ((topic !== 'order' && topic !== 'execution' && topic !== 'position' && topic !== 'wallet') || !Array.isArray(data)) return;
     for (const item of data) this.deliver(topic, item);
   }
 
-  private deliver(kind: 'order' | 'execution' | 'position', item: unknown): void {
+  private deliver(kind: 'order' | 'execution' | 'position' | 'wallet', item: unknown): void {
     const { listener } = this.options;
     try {
       if (kind === 'order') listener.onOrder(parseOrder(item));
       else if (kind === 'position') listener.onPosition(parsePosition(item));
+      else if (kind === 'wallet') listener.onWallet(parseWallet(item));
       else {
         const execution = parseExecution(item);
         this.newestExecTime = Math.max(this.newestExecTime, execution.execTime);
@@ -91,6 +95,7 @@ export class PrivateStream {
         delivered += await this.backfillExecutions(symbol, since, now);
         await this.backfillOrders(symbol);
       }
+      await this.backfillWallet();
       this.options.listener.onSynced(delivered);
     };
     const previous = this.backfilling ?? Promise.resolve();
@@ -123,6 +128,12 @@ export class PrivateStream {
   private async backfillOrders(symbol: string): Promise<void> {
     await this.backfillOrderList(symbol, 0);
     await this.backfillOrderList(symbol, 1);
+  }
+
+  private async backfillWallet(): Promise<void> {
+    const response = await this.options.rest.getWalletBalance({ accountType: 'UNIFIED' });
+    if (response.retCode !== 0) throw new Error(`wallet read failed: ${response.retCode} ${response.retMsg}`);
+    for (const item of response.result.list) this.deliver('wallet', item);
   }
 
   private async backfillOrderList(symbol: string, openOnly: 0 | 1): Promise<void> {

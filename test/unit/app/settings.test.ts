@@ -50,6 +50,7 @@ describe('status line', () => {
     phase: 'running',
     frozen: undefined,
     privateStreamSynced: true,
+    wallet: undefined,
     breaker: 'closed',
     unknownOrders: 0,
     symbols: [
@@ -86,6 +87,14 @@ describe('status line', () => {
     expect(line).toContain('fills 3 (maker 100%)');
     expect(line).toContain('pnl net 0.4125 = trading 0.4000 + rebates 0.0125 - fees 0.0000');
     expect(line).toMatch(/quoting$/);
+  });
+
+  it('adds the account line once the venue has reported the wallet', () => {
+    expect(statusLines(base(), new Date())).toHaveLength(1);
+    const wallet = { equity: '100012.5', walletBalance: '100000', availableBalance: '99000.25', initialMargin: '1012.25', maintenanceMargin: '50.1', maintenanceMarginRate: '0.0005', receivedAt: 0 };
+    const lines = statusLines(base({ wallet }), new Date('2026-11-24T10:00:01Z'));
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('10:00:01  account    equity 100012.5  available 99000.25  margin initial 1012.25 maintenance 50.1 (rate 0.0005)');
   });
 
   it('says why it is not quoting, and a freeze above all', () => {

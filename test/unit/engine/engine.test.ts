@@ -1349,6 +1349,20 @@ describe('housekeeping', () => {
 
 // ------------------------------------------------------------------------------------------ more paths
 
+describe('account', () => {
+  it('reports the wallet the venue last sent, with when it came, and quotes as before', async () => {
+    const h = new EngineHarness();
+    await h.quoting();
+    expect(h.engine.status().wallet).toBeUndefined();
+    const wallet = { equity: '100012.5', walletBalance: '100000', availableBalance: '99000.25', initialMargin: '1012.25', maintenanceMargin: '50.1', maintenanceMarginRate: '0.0005' };
+    h.time.advance(5);
+    h.engine.onWallet(wallet);
+    h.engine.onWallet({ ...wallet, equity: '100013' });
+    expect(h.engine.status().wallet).toEqual({ ...wallet, equity: '100013', receivedAt: START + 5 });
+    expect(h.engine.status().symbols[0]?.quoting).toBe(true);
+  });
+});
+
 describe('observer', () => {
   it('is told what was sent, how many, when, and on which book', async () => {
     const h = new EngineHarness();
