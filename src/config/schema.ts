@@ -111,7 +111,7 @@ const RiskSchema = z
   .strictObject({
     /** Open orders allowed across the shard, count. */
     maxOpenOrders: positiveInt().default(50),
-    /** Order requests (new, amend, cancel) allowed per second, across the shard. */
+    /** Order requests (new, amend, cancel) allowed per second, across the shard; the last two per symbol (at most half) only for level-0 quotes. */
     ordersPerSecond: positiveInt().default(8),
     /** Fat-finger check: an order may be at most this multiple of the symbol's orderQty, dimensionless. */
     maxOrderQtyMultiple: decimalString('positive').default('5'),

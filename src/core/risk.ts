@@ -65,6 +65,8 @@ export interface RiskState {
   readonly openOrders: number;
   /** Orders sent in the last second. */
   readonly sentLastSecond: number;
+  /** Of the orders-per-second budget, how many only level-0 quotes may use (the touch matters most). */
+  readonly touchReserve: number;
   /** The mark as bid + ask in ticks: twice the mid, so that a mid between two ticks is exact. */
   readonly markTwiceTicks: number | undefined;
   /** Our own best resting prices: a new order must not trade with them. */
@@ -78,6 +80,8 @@ export interface OrderRequest {
   readonly qtyLots: Lots;
   /** An amend replaces an order already counted in the state; a new order adds one. */
   readonly replacesLots?: number;
+  /** The quote's level, 0 nearest the touch; an order with none counts as level 0. */
+  readonly level?: number;
 }
 
 /** bps times millionths: the scale of |price - mark| / mark against priceBandMicroBps. */
@@ -117,6 +121,9 @@ export function checkOrder(instrument: Instrument, limits: RiskLimits, state: Ri
     return refuse('price-band', `${bps.toFixed(2)} bps from the mark ${mark.toFixed()}`);
   }
   if (state.sentLastSecond >= limits.ordersPerSecond) return refuse('rate-budget', `${state.sentLastSecond} orders in the last second`);
+  if ((order.level ?? 0) > 0 && state.sentLastSecond + state.touchReserve >= limits.ordersPerSecond) {
+    return refuse('rate-budget', `${state.sentLastSecond} orders in the last second; the last ${state.touchReserve} of ${limits.ordersPerSecond} are kept for level-0 quotes`);
+  }
   const crosses = order.side === 'Buy' ? state.ownBestAsk !== undefined && order.priceTicks >= state.ownBestAsk : state.ownBestBid !== undefined && order.priceTicks <= state.ownBestBid;
   if (crosses) return refuse('self-cross', `would trade with our own ${order.side === 'Buy' ? 'ask' : 'bid'}`);
   return { ok: true };

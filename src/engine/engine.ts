@@ -29,7 +29,7 @@ import { type Instrument, formatPrice, formatQty } from '../core/instrument.js';
 import { type Order, type VenueOrderReport, createOrder, isOrderOpen, isTerminalStatus, orderStatus } from '../core/order.js';
 import { type Execution, type PnlBreakdown, pnlBreakdown } from '../core/position.js';
 import { type FairValueMode, type QuoteParams, type QuoteTarget, type VolatilityState, adverseQuotes, fairValue, initialVolatility, planQuotes, quoteTargets, updateVolatility } from '../core/quoting.js';
-import { type RiskLimits, type RiskReason, type RiskState, checkOrder } from '../core/risk.js';
+import { type OrderRequest, type RiskLimits, type RiskReason, type RiskState, checkOrder } from '../core/risk.js';
 import type { Lots, Side, Ticks } from '../core/units.js';
 import type { LocalBook } from '../core/book.js';
 import type { Logger } from '../ports/logger.js';
@@ -587,7 +587,7 @@ export class Engine {
       const order = tracker.get(quote.orderLinkId);
       // Only an order the venue has confirmed can be amended (the state machine says so too).
       if (!order?.venue || cancels.has(quote.orderLinkId)) continue;
-      if (this.allowed(state, markTwiceTicks, now, { side: target.side, priceTicks: target.priceTicks, qtyLots: target.qtyLots, replacesLots: quote.qtyLots })) {
+      if (this.allowed(state, markTwiceTicks, now, { side: target.side, priceTicks: target.priceTicks, qtyLots: target.qtyLots, replacesLots: quote.qtyLots, level: target.level })) {
         amends.push({ order, target });
         this.noteSent(now);
       }
@@ -626,7 +626,7 @@ export class Engine {
     this.holds.set(`${slot.symbol}:${slot.side}:${slot.level}`, { sameBookU: sameBook ? book?.lastU : undefined, until: this.deps.clock() + forMs });
   }
 
-  private allowed(state: SymbolState, markTwiceTicks: number | undefined, now: number, order: { side: Side; priceTicks: Ticks; qtyLots: Lots; replacesLots?: number }): boolean {
+  private allowed(state: SymbolState, markTwiceTicks: number | undefined, now: number, order: OrderRequest): boolean {
     const decision = checkOrder(state.setup.instrument, state.setup.limits, this.riskState(state, markTwiceTicks, now), order);
     if (decision.ok) return true;
     this.riskRefusals.set(decision.reason, (this.riskRefusals.get(decision.reason) ?? 0) + 1);
@@ -642,6 +642,8 @@ export class Engine {
       restingSellLots: exposure.sellLots,
       openOrders: this.totalOpenOrders(),
       sentLastSecond: this.sentInLastSecond(now),
+      // Room for every symbol's level-0 bid and ask, but never more than half the budget.
+      touchReserve: Math.min(2 * this.symbols.size, Math.floor(state.setup.limits.ordersPerSecond / 2)),
       markTwiceTicks,
       ownBestBid: exposure.bestBid,
       ownBestAsk: exposure.bestAsk,

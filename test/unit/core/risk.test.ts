@@ -7,7 +7,7 @@ import { BTCUSDT } from '../../support/instruments.js';
 const settings: RiskSettings = { maxPositionLots: 100, maxNotional: dec('10000'), maxOpenOrders: 4, maxOrderLots: 50, priceBandBps: dec('50'), ordersPerSecond: 5 };
 const limits: RiskLimits = riskLimits(BTCUSDT, settings);
 // A mark of 65000: bid + ask = 2 * 650000 ticks.
-const state: RiskState = { frozen: false, positionLots: 0, restingBuyLots: 0, restingSellLots: 0, openOrders: 0, sentLastSecond: 0, markTwiceTicks: 1_300_000, ownBestBid: undefined, ownBestAsk: undefined };
+const state: RiskState = { frozen: false, positionLots: 0, restingBuyLots: 0, restingSellLots: 0, openOrders: 0, sentLastSecond: 0, touchReserve: 0, markTwiceTicks: 1_300_000, ownBestBid: undefined, ownBestAsk: undefined };
 const bid = { side: 'Buy' as const, priceTicks: ticks(649_990), qtyLots: lots(10) };
 
 describe('pre-trade risk', () => {
@@ -59,6 +59,20 @@ describe('pre-trade risk', () => {
     // And on the ask side, symmetric: 65325.1 is 325.05 away.
     expect(checkOrder(BTCUSDT, limits, halfTickMark, { side: 'Sell', priceTicks: ticks(653_250), qtyLots: lots(10) })).toEqual({ ok: true });
     expect(checkOrder(BTCUSDT, limits, halfTickMark, { side: 'Sell', priceTicks: ticks(653_251), qtyLots: lots(10) })).toMatchObject({ ok: false, reason: 'price-band' });
+  });
+
+  it('keeps the end of the order budget for level-0 quotes', () => {
+    // Budget 5 a second, 2 kept for the touch: deeper levels stop at 3 sent, level 0 goes on to 5.
+    const reserving = { ...state, touchReserve: 2 };
+    expect(checkOrder(BTCUSDT, limits, { ...reserving, sentLastSecond: 2 }, { ...bid, level: 1 })).toEqual({ ok: true });
+    expect(checkOrder(BTCUSDT, limits, { ...reserving, sentLastSecond: 3 }, { ...bid, level: 1 })).toEqual({
+      ok: false,
+      reason: 'rate-budget',
+      detail: '3 orders in the last second; the last 2 of 5 are kept for level-0 quotes',
+    });
+    expect(checkOrder(BTCUSDT, limits, { ...reserving, sentLastSecond: 4 }, { ...bid, level: 0 })).toEqual({ ok: true });
+    expect(checkOrder(BTCUSDT, limits, { ...reserving, sentLastSecond: 4 }, bid)).toEqual({ ok: true });
+    expect(checkOrder(BTCUSDT, limits, { ...reserving, sentLastSecond: 5 }, { ...bid, level: 0 })).toMatchObject({ ok: false, reason: 'rate-budget' });
   });
 
   it('counts an amend as replacing the order it changes', () => {

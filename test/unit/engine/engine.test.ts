@@ -919,6 +919,30 @@ describe('pre-trade risk', () => {
   });
 });
 
+describe('scarce order budget', () => {
+  it('keeps room for the level-0 quotes: the deeper levels wait', async () => {
+    // 4 a second for one symbol: the last 2 are kept for the level-0 bid and ask.
+    const h = new EngineHarness({ risk: { ordersPerSecond: 4 } });
+    await h.start();
+    h.setBook(650_000, 650_010);
+    await flush();
+    h.confirmNew();
+    const levelsOf = (ids: readonly string[]) => ids.map((orderLinkId) => `${h.engine.tracker.slotOf(orderLinkId)?.side}:${h.engine.tracker.slotOf(orderLinkId)?.level}`);
+    // The plan lists the bid side first: Buy 0, Buy 1 (2 sent + 2 kept is not over), Sell 0; Sell 1 must wait.
+    expect(levelsOf(h.router.creates().map((params) => params.orderLinkId))).toEqual(['Buy:0', 'Buy:1', 'Sell:0']);
+    expect(h.engine.status().counters.riskRefusals['rate-budget']).toBeGreaterThanOrEqual(1);
+
+    // Next second, the market moves: both level-0 quotes are amended before any deeper level is touched.
+    h.time.advance(1_000);
+    h.setBook(650_040, 650_050);
+    await flush();
+    const amended = levelsOf(h.router.amends().map((params) => params.orderLinkId));
+    expect(amended).toContain('Buy:0');
+    expect(amended).toContain('Sell:0');
+    expect(amended.length + h.router.creates().length - 3).toBeLessThanOrEqual(4);
+  });
+});
+
 // ------------------------------------------------------------------------------------------ order stream
 
 describe('order stream', () => {
@@ -1332,7 +1356,8 @@ describe('housekeeping', () => {
   });
 
   it('attempts no amend of an order the venue has not confirmed yet', async () => {
-    const h = new EngineHarness({ risk: { ordersPerSecond: 8 } });
+    // 4 creates and 4 amends in the same second, with the 2 kept for the touch on top.
+    const h = new EngineHarness({ risk: { ordersPerSecond: 10 } });
     await h.start();
     h.setBook(650_000, 650_010);
     await flush(); // acknowledged, not yet reported by the order stream
