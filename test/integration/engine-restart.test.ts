@@ -129,4 +129,24 @@ describe('engine restarts', () => {
     for (const orderLinkId of orphans) expect(await openOrdersOf(orderLinkId)).toEqual([]);
     expect((await next.stop('done')).clean).toBe(true);
   }, 90_000);
+
+  it('a start that finds the account quota spent waits and retries its reads instead of failing', async () => {
+    // Every per-UID limited request is refused with 10006 (fee-rate is one) until the storm passes.
+    sim.faults.rateLimitStorm = true;
+    const logs: string[] = [];
+    const config = testConfig(sim, aws.stage.names.secrets.tradingKey, 'quota');
+    const starting = startEngineProcess({ config, credentials: secretsManagerCredentials(config, aws.clients.secrets), logSink: (line) => logs.push(line) });
+    try {
+      await eventually('a start-up read refused and retried', () => (logs.some((line) => line.includes('start-up read failed; retrying')) ? true : undefined));
+    } finally {
+      sim.faults.rateLimitStorm = false;
+    }
+    const engine = await starting;
+    running.push(engine);
+    await eventually('ready once the quota is back', () => (engine.engine.ready().ready ? true : undefined));
+    const retried = logs.filter((line) => line.includes('start-up read failed; retrying'));
+    expect(retried[0]).toContain('fee rate of');
+    expect(retried[0]).toContain('10006');
+    expect((await engine.stop('done')).clean).toBe(true);
+  }, 60_000);
 });
