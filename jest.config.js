@@ -51,7 +51,7 @@ export default {
   // Thresholds only go up. src/core is the pure domain: it must stay near fully covered.
   coverageThreshold: {
     global: { lines: 91, branches: 86, functions: 94, statements: 91 },
-    './src/core/': { lines: 97, branches: 93, functions: 97, statements: 97 },
-    './src/engine/': { lines: 98, branches: 94, functions: 98, statements: 98 },
+    './src/core/': { lines: 99, branches: 95, functions: 100, statements: 99 },
+    './src/engine/': { lines: 99, branches: 95, functions: 100, statements: 99 },
   },
 };
