@@ -27,6 +27,7 @@ import { OrderRouter } from '../engine/router.js';
 import { OrderLinkIds } from '../engine/tracker.js';
 import type { Logger } from '../ports/logger.js';
 import { enabledSymbols, engineSettings } from './settings.js';
+import { startBusyPoll } from './busy-poll.js';
 
 /** Where the trading key comes from: Secrets Manager in every deployment (secretsManagerCredentials). */
 export interface CredentialsSource {
@@ -270,10 +271,12 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     engine.tick();
   }, Math.min(1_000, config.engine.statusIntervalMs));
 
+  const busyPoll = config.engine.busyPoll ? startBusyPoll() : undefined;
   let stopped: Promise<StopReport> | undefined;
   const stop = (reason: string): Promise<StopReport> => {
     stopped ??= (async () => {
       const report = await engine.stop(rotated ? `${reason} (credentials rotated)` : reason);
+      busyPoll?.stop();
       clearInterval(ticker);
       marketData.stop();
       closeSockets();

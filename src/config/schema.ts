@@ -158,6 +158,11 @@ const EngineSchema = z
     statusIntervalMs: positiveInt().default(1000),
     /** Cancel venue orders that this engine does not know (e.g. left by a crashed predecessor). */
     cancelUnknownOrders: z.boolean().default(true),
+    /**
+     * Keep the event loop turning instead of sleeping between messages: a book message then finds the code
+     * and data still in the CPU's caches, which cuts the latency tail, at the price of one vCPU kept busy.
+     */
+    busyPoll: z.boolean().default(false),
   })
   .prefault({});
 

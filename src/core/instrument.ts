@@ -239,28 +239,57 @@ export interface GridCodec {
   qtyToLots(text: string): Lots;
 }
 
-const PLAIN_DECIMAL = /^(\d+)(?:\.(\d+))?$/;
-
 /** `unit` as an integer count of 10^-scale: 0.10 -> { units: 10, scale: 2 }. */
 function scaledUnit(unit: Decimal): { units: number; scale: number } {
   const scale = decimalPlaces(unit);
   return { units: Number(unit.times(dec(10n ** BigInt(scale))).toFixed(0)), scale };
 }
 
+const DOT = 46;
+const ZERO_CODE = 48;
+
+/**
+ * A parser of plain non-negative decimals (digits, optionally a point and more digits) onto a grid, one
+ * character at a time: the value is accumulated as an integer count of 10^-scale, which is exact while it
+ * is a safe integer (every intermediate is at most the final value, so a result that passes the range check
+ * was computed exactly). Digits past the grid's scale must be zeros ("65000.10" on a 0.1 grid is fine).
+ */
 function gridParser(unit: Decimal, what: string, symbol: string): (text: string) => number {
   const { units, scale } = scaledUnit(unit);
-  const factor = 10 ** scale;
+  const notDecimal = (text: string) => new InstrumentError(`${symbol}: ${what} ${JSON.stringify(text)} is not a non-negative decimal`);
+  const offGrid = (text: string) => new InstrumentError(`${symbol}: ${what} ${text} is off the grid ${unit.toFixed()}`);
   return (text) => {
-    const match = PLAIN_DECIMAL.exec(text);
-    if (!match) throw new InstrumentError(`${symbol}: ${what} ${JSON.stringify(text)} is not a non-negative decimal`);
-    const [, whole = '', fraction = ''] = match;
-    // Digits past the grid's scale must be zeros ("65000.10" on a 0.1 grid is fine).
-    const kept = fraction.slice(0, scale);
-    if (!/^0*$/.test(fraction.slice(scale))) throw new InstrumentError(`${symbol}: ${what} ${text} is off the grid ${unit.toFixed()}`);
-    const scaled = Number(whole) * factor + Number(kept.padEnd(scale, '0') || '0');
-    if (!Number.isSafeInteger(scaled)) throw new InstrumentError(`${symbol}: ${what} ${text} is out of range`);
-    if (scaled % units !== 0) throw new InstrumentError(`${symbol}: ${what} ${text} is off the grid ${unit.toFixed()}`);
-    return scaled / units;
+    const length = text.length;
+    let value = 0;
+    let index = 0;
+    for (; index < length; index++) {
+      const digit = text.charCodeAt(index) - ZERO_CODE;
+      if (digit === DOT - ZERO_CODE) break;
+      if (digit < 0 || digit > 9) throw notDecimal(text);
+      value = value * 10 + digit;
+    }
+    if (index === 0) throw notDecimal(text);
+    let decimals = 0;
+    let beyondGrid = false;
+    if (index < length) {
+      index += 1; // the point
+      if (index === length) throw notDecimal(text);
+      for (; index < length; index++) {
+        const digit = text.charCodeAt(index) - ZERO_CODE;
+        if (digit < 0 || digit > 9) throw notDecimal(text);
+        if (decimals < scale) {
+          value = value * 10 + digit;
+          decimals += 1;
+        } else if (digit !== 0) {
+          beyondGrid = true;
+        }
+      }
+    }
+    if (beyondGrid) throw offGrid(text);
+    for (; decimals < scale; decimals++) value *= 10;
+    if (!Number.isSafeInteger(value)) throw new InstrumentError(`${symbol}: ${what} ${text} is out of range`);
+    if (value % units !== 0) throw offGrid(text);
+    return value / units;
   };
 }
 

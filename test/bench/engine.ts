@@ -61,5 +61,5 @@ export function benchDecision(updates = 200_000): { latency: LatencyResult; thro
 
 export function formatLatency(result: LatencyResult): string {
   const us = (ns: number) => `${(ns / 1_000).toFixed(1)} us`;
-  return `${result.name.padEnd(58)} p50 ${us(result.p50Ns)}, p99 ${us(result.p99Ns)}, p99.9 ${us(result.p999Ns)} (${result.samples.toLocaleString('en-US')} updates)`;
+  return `${result.name.padEnd(58)} p50 ${us(result.p50Ns)}, p99 ${us(result.p99Ns)}, p99.9 ${us(result.p999Ns)} (${result.samples.toLocaleString('en-US')} samples)`;
 }

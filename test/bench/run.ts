@@ -19,6 +19,10 @@ console.log(formatResult(loop.capacity));
 console.log(`${'engine loop: time in the engine per book update (mean)'.padEnd(58)} ${loop.onBookUs.toFixed(1).padStart(12)} us`);
 console.log(`${'engine loop: live book messages handled'.padEnd(58)} ${Math.round(loop.liveRate).toLocaleString('en-US').padStart(12)} /s  (p99 lag behind the venue ${loop.backlogP99Ms} ms)`);
 console.log(`${'engine loop: resident memory (engine process)'.padEnd(58)} ${loop.rssMb.toFixed(0).padStart(12)} MB`);
+// The same loop with the engine's event loop kept turning (engine.busyPoll): the latency tail without wake-ups.
+const polled = await benchEngineLoop(20_000, true);
+console.log(formatLatency(polled.latency));
+console.log(formatLatency(polled.written));
 // What any Node program pays on this machine between a book message and an order frame (no engine at all).
 const floor = await benchMachineFloor();
 console.log(formatLatency(floor.handed));

@@ -76,7 +76,7 @@ describe('defaults', () => {
       preferWebSocket: true,
       rateLimitHeadroomPercent: 20,
     });
-    expect(config.engine).toEqual({ healthPort: 8080, stopTimeoutMs: 20_000, statusIntervalMs: 1000, cancelUnknownOrders: true });
+    expect(config.engine).toEqual({ healthPort: 8080, stopTimeoutMs: 20_000, statusIntervalMs: 1000, cancelUnknownOrders: true, busyPoll: false });
     expect(sources.get('risk.maxOpenOrders')).toBe('default');
     expect(sources.get('symbols.BTCUSDT.levels')).toBe('default');
     expect(sources.get('symbols.BTCUSDT.orderQty')).toBe('file');
@@ -88,8 +88,8 @@ describe('defaults', () => {
     const { sources } = load(minimal);
     const paths = [...sources.keys()];
     expect(paths).toEqual([...paths].sort());
-    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 4 engine.
-    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 4);
+    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 5 engine.
+    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 5);
     expect(paths).toContain('risk.markoutHorizonsMs');
     expect(paths).not.toContain('risk.markoutHorizonsMs.0');
   });
@@ -354,6 +354,6 @@ describe('formatConfig', () => {
     expect(lines).toContain('risk.maxOpenOrders = 80  (file)');
     expect(lines).toContain('risk.markoutHorizonsMs = [1000,5000,30000]  (default)');
     expect(lines).toContain('venue.credentialsSecretId = "mmrb/local/trading-key"  (file)');
-    expect(lines[0]).toBe('engine.cancelUnknownOrders = true  (default)');
+    expect(lines[0]).toBe('engine.busyPoll = false  (default)');
   });
 });

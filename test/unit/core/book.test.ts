@@ -37,6 +37,27 @@ describe('gridCodec', () => {
     );
   });
 
+  it('accepts exactly the plain decimals, for any string, and converts them as the exact decimal path does', () => {
+    const chars = fc.constantFrom(...'0123456789.'.split(''), '0', '0', '-', 'e', ' ', '+');
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 24 }).map((list) => list.join('')), (text) => {
+        let exact: number | undefined;
+        try {
+          // The decimal type refuses leading zeros ("00", "007.5"), which the venue's plain decimals may have.
+          exact = /^\d+(?:\.\d+)?$/.test(text) ? priceToTicks(BTCUSDT, text.replace(/^0+(?=\d)/, '')) : undefined;
+        } catch {
+          exact = undefined;
+        }
+        if (exact === undefined) expect(() => codec.priceToTicks(text)).toThrow(InstrumentError);
+        else expect(codec.priceToTicks(text)).toBe(exact);
+      }),
+      { numRuns: 5_000 },
+    );
+    expect(() => codec.priceToTicks('65000.15x')).toThrow(/is not a non-negative decimal/);
+    expect(() => codec.priceToTicks('65000.15')).toThrow(/is off the grid 0.1/);
+    expect(() => codec.priceToTicks('9007199254740993')).toThrow(/is out of range/);
+  });
+
   it('round-trips what the engine formats', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 19_999_998 }), fc.integer({ min: 0, max: 1_190_000 }), (priceTicks, qtyLots) => {
