@@ -18,7 +18,7 @@ import { LocalBook } from '../../core/book.js';
 import { type GridCodec, InstrumentError } from '../../core/instrument.js';
 import { BybitMessageError, parseOrderbookMessage } from './messages.js';
 
-export type UnsyncedReason = 'gap' | 'crossed' | 'stale' | 'reconnect' | 'malformed';
+export type UnsyncedReason = 'gap' | 'crossed' | 'stale' | 'reconnect' | 'malformed' | 'listener-failed';
 
 export interface MarketDataListener {
   /** The book changed (or became synced again): a chance to re-quote. */
@@ -136,7 +136,14 @@ export class MarketDataFeed {
     this.changed.clear();
     for (const feed of feeds) {
       // A book that lost sync meanwhile was reported unsynced already; the next snapshot brings it back.
-      if (!this.stopped && feed.book.isSynced) this.options.listener.onBook(feed.book.symbol, feed.book, feed.changedAt);
+      if (this.stopped || !feed.book.isSynced) continue;
+      try {
+        this.options.listener.onBook(feed.book.symbol, feed.book, feed.changedAt);
+      } catch (error) {
+        // Nothing above this microtask would catch it (the process would die with orders live): the
+        // listener is told to stop trusting the book, which pulls the quotes, and the book is rebuilt.
+        this.unsync(feed.book.symbol, feed, 'listener-failed', `onBook failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
   }
 

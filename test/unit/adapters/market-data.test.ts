@@ -25,11 +25,14 @@ class FakePublicClient extends EventEmitter {
 type Rows = [string, string][];
 const message = (symbol: string, type: 'snapshot' | 'delta', u: number, b: Rows, a: Rows) => ({ topic: `orderbook.50.${symbol}`, type, ts: 1_700_000_000_000 + u, data: { s: symbol, b, a, u, seq: u } });
 
-function startFeed() {
+function startFeed(failOnBook?: (symbol: string) => boolean) {
   const client = new FakePublicClient();
   const heard: { kind: 'book' | 'unsynced'; symbol: string; bestBid?: number | undefined; at?: number; reason?: string; detail?: string }[] = [];
   const listener: MarketDataListener = {
-    onBook: (symbol, book, receivedAt) => heard.push({ kind: 'book', symbol, bestBid: book.bestBid(), at: receivedAt }),
+    onBook: (symbol, book, receivedAt) => {
+      if (failOnBook?.(symbol)) throw new Error(`a bug quoting ${symbol}`);
+      heard.push({ kind: 'book', symbol, bestBid: book.bestBid(), at: receivedAt });
+    },
     onUnsynced: (symbol, reason, detail) => heard.push({ kind: 'unsynced', symbol, reason, detail }),
   };
   const clock = { now: 1_000 };
@@ -119,6 +122,23 @@ describe('market-data feed', () => {
     expect(feed.malformed).toBe(1);
     expect(heard[0]).toMatchObject({ kind: 'unsynced', reason: 'malformed' });
     expect(heard[0]?.detail).toMatch(/data\.b: expected a list of \[price, size\] string pairs/);
+    stop();
+  });
+
+  it('pulls the quotes of a symbol whose onBook throws, rebuilds its book, and goes on with the others', async () => {
+    const failing = { on: false };
+    const { feed, heard, deliver, stop } = startFeed((symbol) => failing.on && symbol === 'BTCUSDT');
+    await microtasks();
+    heard.length = 0;
+    failing.on = true;
+    deliver(message('BTCUSDT', 'delta', 2, [['64999.9', '2.000']], []));
+    deliver(message('ETHUSDT', 'delta', 2, [['3500.00', '3.00']], []));
+    await microtasks();
+    expect(heard).toEqual([
+      { kind: 'unsynced', symbol: 'BTCUSDT', reason: 'listener-failed', detail: 'onBook failed: a bug quoting BTCUSDT' },
+      { kind: 'book', symbol: 'ETHUSDT', bestBid: 350_000, at: 1_003 },
+    ]);
+    expect(feed.book('BTCUSDT')?.isSynced).toBe(false);
     stop();
   });
 
