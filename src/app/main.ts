@@ -6,7 +6,9 @@
  * Configuration: the file, then MMRB__ environment overrides (see src/config). `--print-config` prints
  * every effective value with its source and exits. SIGTERM or SIGINT stops gracefully: quoting stops,
  * everything is cancelled and confirmed, then the process exits (0 when the venue lists no open order,
- * 1 otherwise), at the latest after the configured stop timeout.
+ * 1 otherwise), at the latest after the configured stop timeout. A bug that escapes every handler (an
+ * uncaught exception or an unhandled rejection) is logged and stops the engine the same way, as the best
+ * effort to leave nothing open at the venue, then exits 1: the process is not to be trusted any longer.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseArgs } from 'node:util';
@@ -35,6 +37,7 @@ async function main(): Promise<number> {
   const secrets = new SecretsManagerClient({ region: config.region });
   const started: { process?: EngineProcess } = {};
   let stopRequested: string | undefined;
+  const fate = { failed: false };
   const stopped = new Promise<number>((resolve) => {
     const onSignal = (signal: string) => {
       if (stopRequested !== undefined) return;
@@ -47,7 +50,7 @@ async function main(): Promise<number> {
       if (!started.process) return;
       void started.process.stop(signal).then(
         (report) => {
-          resolve(report.clean ? 0 : 1);
+          resolve(report.clean && !fate.failed ? 0 : 1);
         },
         () => {
           resolve(1);
@@ -59,6 +62,21 @@ async function main(): Promise<number> {
     });
     process.on('SIGINT', () => {
       onSignal('SIGINT');
+    });
+    const onFatal = (what: string, error: unknown) => {
+      fate.failed = true;
+      const fields = { what, error: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined };
+      // The engine's logger redacts the key; before it exists there is no key to leak.
+      if (started.process) started.process.logger.error('fatal: a bug escaped every handler; stopping the engine', fields);
+      else console.error(JSON.stringify({ level: 'error', message: 'fatal: a bug escaped every handler', what, error: fields.error }));
+      // During the start, the stop comes as soon as the engine is up, as for a signal.
+      onSignal(`fatal ${what}`);
+    };
+    process.on('uncaughtException', (error) => {
+      onFatal('uncaught exception', error);
+    });
+    process.on('unhandledRejection', (reason) => {
+      onFatal('unhandled rejection', reason);
     });
   });
 
@@ -74,7 +92,7 @@ async function main(): Promise<number> {
   if (stopRequested !== undefined) {
     const report = await process_.stop(stopRequested);
     secrets.destroy();
-    return report.clean ? 0 : 1;
+    return report.clean && !fate.failed ? 0 : 1;
   }
   if (values['status-lines']) {
     const timer = setInterval(() => {

@@ -45,12 +45,13 @@ async function startInProcess(shard: string): Promise<EngineProcess> {
 }
 
 /** The engine as the container runs it: `src/app/main.ts --config <file>` in its own process, its logs kept. */
-function startChild(shard: string): { child: ChildProcess; output: string[]; exited: Promise<number | null> } {
+function startChild(shard: string, imports: readonly string[] = []): { child: ChildProcess; output: string[]; exited: Promise<number | null> } {
   const dir = mkdtempSync(join(tmpdir(), 'mmrb-restart-'));
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(testConfigDocument(aws.stage.names.secrets.tradingKey, shard)));
   // Node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the engine, not a parent that cannot relay it.
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/app/main.ts'), '--config', file], { cwd: root, env: { ...process.env, ...venueEnv(sim) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const loaders = imports.flatMap((path) => ['--import', join(root, path)]);
+  const child = spawn(process.execPath, ['--import', 'tsx', ...loaders, join(root, 'src/app/main.ts'), '--config', file], { cwd: root, env: { ...process.env, ...venueEnv(sim) }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const output: string[] = [];
   child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
@@ -111,6 +112,16 @@ describe('engine restarts', () => {
     expect({ code, tail: code === 0 ? '' : output.join('').slice(-2_000) }).toEqual({ code: 0, tail: '' });
     expect(await openOrdersOf('term-')).toEqual([]);
     expect(output.join('')).toContain('stopped: no open orders at the venue');
+  }, 90_000);
+
+  it('a bug that escapes every handler: logged, everything cancelled, exit 1', async () => {
+    const { output, exited } = startChild('bug', ['test/support/inject-bug.ts']);
+    await eventually('live quotes', async () => ((await openOrdersOf('bug-')).length >= 2 ? true : undefined), 30_000);
+    const code = await exited;
+    const text = output.join('');
+    expect({ code, fatal: text.includes('fatal: a bug escaped every handler') && text.includes('an injected bug') }).toEqual({ code: 1, fatal: true });
+    expect(await openOrdersOf('bug-')).toEqual([]);
+    expect(text).toContain('stopped: no open orders at the venue');
   }, 90_000);
 
   it('SIGKILL with live orders: the next generation cancels the orphans before quoting and takes the venue position', async () => {
