@@ -3,42 +3,18 @@
  * clients: per-item outcomes in request order, requests of at most 20 orders, quota counted per order, and a
  * lost answer settled by status queries without a second effect.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { RestClientV5, WebsocketAPIClient } from 'bybit-api';
 import { RestOrderEntry, WebSocketOrderEntry } from '../../src/adapters/bybit/order-entry.js';
 import type { OrderEntry } from '../../src/ports/order-entry.js';
-import { restStatusQuery } from '../../src/adapters/bybit/queries.js';
-import { gridCodec } from '../../src/core/instrument.js';
-import { CircuitBreaker } from '../../src/engine/breaker.js';
-import { RequestLimiter } from '../../src/engine/limiter.js';
-import { OrderRouter, type RouterDeps } from '../../src/engine/router.js';
-import { type Simulator, startSimulator } from '../../sim/simulator.js';
-import { BTCUSDT } from '../support/instruments.js';
+import type { OrderRouter } from '../../src/engine/router.js';
+import { startSimulator } from '../../sim/simulator.js';
 import { TRADER } from '../support/sim.js';
+import { simulatedRouter, useSimulatedVenue } from '../support/venue-router.js';
 import { SILENT_LOGGER } from '../support/ws.js';
 
-let sim: Simulator;
-let rest: RestClientV5;
-let wsApi: WebsocketAPIClient;
-let sequence = 0;
-const link = () => `bt-${process.pid}-${(sequence += 1)}`;
-const links = (count: number) => Array.from({ length: count }, link);
-
-beforeAll(async () => {
-  sim = await startSimulator({ seed: 17, rateLimitScale: 100 });
-  rest = new RestClientV5({ ...TRADER, baseUrl: sim.restUrl, parseAPIRateLimits: true });
-  wsApi = new WebsocketAPIClient({ ...TRADER, wsUrl: sim.wsUrls.trade, attachEventListeners: false }, SILENT_LOGGER);
-});
-
-afterEach(async () => {
-  Object.assign(sim.faults, { latencyMs: 0, http5xxRate: 0, rateLimitStorm: false });
-  await rest.cancelAllOrders({ category: 'linear', symbol: 'BTCUSDT' });
-});
-
-afterAll(async () => {
-  wsApi.getWSClient().closeAll(true);
-  await sim.close();
-});
+const venue = useSimulatedVenue(17, 'bt');
+const links = (count: number) => Array.from({ length: count }, () => venue.link());
 
 /** An entry that logs each request it sends, as "<name> <method> <number of orders>". */
 function logged(name: string, entry: OrderEntry, log: string[]): OrderEntry {
@@ -58,32 +34,21 @@ interface Harness {
   readonly sleeps: number[];
 }
 
+/** A router whose entries log their requests: `primary` over the WebSocket (150 ms) or REST (1 s), REST as the fallback. */
 function router(primary: 'websocket' | 'rest', options: { timeoutMs?: number; onSleep?: (count: number) => void } = {}): Harness {
   const log: string[] = [];
-  const sleeps: number[] = [];
   const timeoutMs = options.timeoutMs ?? (primary === 'websocket' ? 150 : 1_000);
-  const deps: RouterDeps = {
-    primary: logged('primary', primary === 'websocket' ? new WebSocketOrderEntry(wsApi, timeoutMs) : new RestOrderEntry(rest, timeoutMs), log),
-    fallback: logged('fallback', new RestOrderEntry(rest, 1_000), log),
-    query: restStatusQuery(rest, new Map([['BTCUSDT', gridCodec(BTCUSDT)]])),
-    limiter: new RequestLimiter({ defaultPerSecond: 1_000, ipBudget: 100_000, ipWindowMs: 5_000, tasksSharingIp: 1 }),
-    breaker: new CircuitBreaker({ failureThreshold: 5, cooldownMs: 60_000 }),
-    backoff: { baseMs: 10, maxMs: 100, maxRetries: 3 },
-    clock: Date.now,
-    sleep: (ms) => {
-      sleeps.push(ms);
-      options.onSleep?.(sleeps.length);
-      return Promise.resolve();
-    },
-    random: () => 0.5,
-    refreshCredentials: () => Promise.resolve(),
-    statusQueryAttempts: 3,
-  };
-  return { router: new OrderRouter(deps), log, sleeps };
+  const entry = primary === 'websocket' ? new WebSocketOrderEntry(venue.wsApi, timeoutMs) : new RestOrderEntry(venue.rest, timeoutMs);
+  const harness = simulatedRouter(venue, {
+    primary: logged('primary', entry, log),
+    fallback: logged('fallback', new RestOrderEntry(venue.rest, 1_000), log),
+    ...(options.onSleep && { onSleep: options.onSleep }),
+  });
+  return { router: harness.router, log, sleeps: harness.sleeps };
 }
 
 /** PostOnly buys far below any price the quiet book has: they rest. Returns their venue orderIds. */
-async function place(ids: readonly string[], client = rest): Promise<string[]> {
+async function place(ids: readonly string[], client = venue.rest): Promise<string[]> {
   const orderIds: string[] = [];
   for (const [index, orderLinkId] of ids.entries()) {
     const placed = await client.submitOrder({ category: 'linear', symbol: 'BTCUSDT', side: 'Buy', orderType: 'Limit', timeInForce: 'PostOnly', qty: '0.001', price: `${50_000 + index}.0`, orderLinkId });
@@ -94,7 +59,7 @@ async function place(ids: readonly string[], client = rest): Promise<string[]> {
 }
 
 /** The venue's view of an order by orderLinkId (open or recently closed). */
-async function venueOrder(orderLinkId: string, client = rest) {
+async function venueOrder(orderLinkId: string, client = venue.rest) {
   const [found] = (await client.getActiveOrders({ category: 'linear', symbol: 'BTCUSDT', orderLinkId })).result.list;
   return found;
 }
@@ -119,7 +84,7 @@ describe.each(['websocket', 'rest'] as const)('batches with %s as the primary en
     const orderIds = await place(ids);
     expect(await subject.cancelBatch(cancelsOf(ids))).toEqual(orderIds.map((orderId) => ({ kind: 'accepted', orderId })));
     for (const orderLinkId of ids) expect(await venueOrder(orderLinkId)).toMatchObject({ orderStatus: 'Cancelled' });
-    const open = (await rest.getActiveOrders({ category: 'linear', symbol: 'BTCUSDT' })).result.list;
+    const open = (await venue.rest.getActiveOrders({ category: 'linear', symbol: 'BTCUSDT' })).result.list;
     expect(open.filter((order) => ids.includes(order.orderLinkId))).toEqual([]);
   });
 
@@ -153,7 +118,7 @@ describe.each(['websocket', 'rest'] as const)('batches with %s as the primary en
     const orderIds = await place(ids);
     expect(await subject.cancelBatch(cancelsOf(ids))).toEqual(orderIds.map((orderId) => ({ kind: 'accepted', orderId })));
     expect(log).toEqual(['primary cancelBatch 20', 'primary cancelBatch 5']);
-    const open = (await rest.getActiveOrders({ category: 'linear', symbol: 'BTCUSDT', limit: 50 })).result.list;
+    const open = (await venue.rest.getActiveOrders({ category: 'linear', symbol: 'BTCUSDT', limit: 50 })).result.list;
     expect(open.filter((order) => ids.includes(order.orderLinkId))).toEqual([]);
   });
 });
@@ -163,7 +128,7 @@ describe('lost answers to a batch', () => {
     const { router: subject, log } = router('websocket');
     const ids = links(3);
     await place(ids);
-    sim.ws.stall('trade', 400);
+    venue.sim.ws.stall('trade', 400);
     const results = await subject.cancelBatch(cancelsOf(ids));
     expect(results).toEqual(ids.map(() => expect.objectContaining({ kind: 'resolved', report: expect.objectContaining({ status: 'Cancelled' }) as unknown })));
     expect(log).toEqual(['primary cancelBatch 3']);
@@ -173,12 +138,12 @@ describe('lost answers to a batch', () => {
   it('an amend batch whose answer is late is settled by the order\'s state, and not sent again', async () => {
     const ids = links(2);
     await place(ids);
-    sim.faults.latencyMs = 300;
+    venue.sim.faults.latencyMs = 300;
     const { router: subject, log } = router('rest', { timeoutMs: 100 });
     const results = await subject.amendBatch(amendsTo(ids, 53_000));
     expect(results.map((result) => result.kind)).toEqual(['resolved', 'resolved']);
     expect(log).toEqual(['primary amendBatch 2']);
-    sim.faults.latencyMs = 0;
+    venue.sim.faults.latencyMs = 0;
     // The one amend took effect once: the venue has the new price and the same order.
     for (const [index, orderLinkId] of ids.entries()) expect(await venueOrder(orderLinkId)).toMatchObject({ orderStatus: 'New', price: `${53_000 + index}.00` });
   });
@@ -187,10 +152,10 @@ describe('lost answers to a batch', () => {
     const ids = links(3);
     await place(ids);
     // Every REST call fails with 503 until the router first waits: the batch and the first status queries.
-    sim.faults.http5xxRate = 1;
+    venue.sim.faults.http5xxRate = 1;
     const { router: subject, log, sleeps } = router('rest', {
       onSleep: (count) => {
-        if (count === 1) sim.faults.http5xxRate = 0;
+        if (count === 1) venue.sim.faults.http5xxRate = 0;
       },
     });
     const results = await subject.cancelBatch(cancelsOf(ids));
@@ -204,9 +169,9 @@ describe('lost answers to a batch', () => {
 describe('batch order entry and the venue\'s quota', () => {
   it('counts orders, not requests, and refuses only the orders past the quota', async () => {
     // A venue of its own at the default tier (10 orders a second per batch endpoint), so the window is fresh.
-    const venue = await startSimulator({ seed: 19 });
-    const client = new RestClientV5({ ...TRADER, baseUrl: venue.restUrl, parseAPIRateLimits: true });
-    const socket = new WebsocketAPIClient({ ...TRADER, wsUrl: venue.wsUrls.trade, attachEventListeners: false }, SILENT_LOGGER);
+    const ownVenue = await startSimulator({ seed: 19 });
+    const client = new RestClientV5({ ...TRADER, baseUrl: ownVenue.restUrl, parseAPIRateLimits: true });
+    const socket = new WebsocketAPIClient({ ...TRADER, wsUrl: ownVenue.wsUrls.trade, attachEventListeners: false }, SILENT_LOGGER);
     try {
       const ids = links(8);
       await place(ids, client);
@@ -238,21 +203,21 @@ describe('batch order entry and the venue\'s quota', () => {
       expect(await venueOrder(ids[5] ?? '', client)).toMatchObject({ price: '50005.00' });
     } finally {
       socket.getWSClient().closeAll(true);
-      await venue.close();
+      await ownVenue.close();
     }
   });
 
   it.each(['rest', 'websocket'] as const)('%s: a refusal of the whole request is every item\'s outcome', async (transport) => {
     const ids = links(2);
     await place(ids);
-    sim.faults.rateLimitStorm = true;
-    const entry = transport === 'rest' ? new RestOrderEntry(rest, 1_000) : new WebSocketOrderEntry(wsApi, 1_000);
+    venue.sim.faults.rateLimitStorm = true;
+    const entry = transport === 'rest' ? new RestOrderEntry(venue.rest, 1_000) : new WebSocketOrderEntry(venue.wsApi, 1_000);
     const { outcomes } = await entry.cancelBatch(cancelsOf(ids));
     expect(outcomes).toEqual([
       { kind: 'rejected', retCode: 10006, retMsg: 'Too many visits!' },
       { kind: 'rejected', retCode: 10006, retMsg: 'Too many visits!' },
     ]);
-    sim.faults.rateLimitStorm = false;
+    venue.sim.faults.rateLimitStorm = false;
     for (const orderLinkId of ids) expect(await venueOrder(orderLinkId)).toMatchObject({ orderStatus: 'New' });
   });
 });
