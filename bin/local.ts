@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   const engine = await startEngineProcess({
     config,
     credentials: secretsManagerCredentials(config, clients.secrets),
+    aws: { dynamodb: clients.dynamodb, eventBridge: clients.eventBridge },
     // JSON logs of warnings and errors go to stderr; the status lines are the view here.
     logSink: (line) => {
       if (!line.includes('"level":"debug"') && !line.includes('"level":"info"')) process.stderr.write(`${line}\n`);

@@ -6,6 +6,8 @@
  * Start order matters: the private stream is subscribed and backfilled first (positions complete), then
  * the public book feed, then the engine arms disconnect-cancel and reconciles, and only then quotes.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
 import { RestVenueAccount, loadInstruments } from '../adapters/bybit/account.js';
@@ -14,18 +16,24 @@ import { BybitMessageError, signedPositionLots, toExecution, toVenueOrderReport 
 import { RestOrderEntry, WebSocketOrderEntry } from '../adapters/bybit/order-entry.js';
 import { PrivateStream } from '../adapters/bybit/private-stream.js';
 import { VenueQueryError, restStatusQuery } from '../adapters/bybit/queries.js';
+import { DynamoStateStore } from '../adapters/dynamodb/state-store.js';
+import { EventBridgePublisher } from '../adapters/eventbridge/publisher.js';
 import { type HealthServer, startHealthServer } from '../adapters/health/server.js';
 import { createLogger } from '../adapters/logging/logger.js';
 import { CredentialsProvider, type ResolvedBybitCredentials } from '../adapters/secrets/bybit-credentials.js';
 import type { EngineConfig } from '../config/config.js';
 import type { Decimal } from '../core/decimal.js';
 import { type GridCodec, InstrumentError, gridCodec } from '../core/instrument.js';
+import { RecordError } from '../core/records.js';
 import { CircuitBreaker } from '../engine/breaker.js';
 import { Engine, type EngineObserver, type StopReport } from '../engine/engine.js';
 import { RequestLimiter } from '../engine/limiter.js';
 import { OrderRouter } from '../engine/router.js';
 import { OrderLinkIds } from '../engine/tracker.js';
+import { WriteBehind } from '../engine/write-behind.js';
 import type { Logger } from '../ports/logger.js';
+import { resourceNames } from '../resources/definitions.js';
+import { readStoredState } from './restore.js';
 import { enabledSymbols, engineSettings } from './settings.js';
 import { startBusyPoll } from './busy-poll.js';
 
@@ -57,10 +65,14 @@ export interface EngineProcessOptions {
   readonly observer?: EngineObserver;
   /** Called when the venue refuses our key and a refreshed one differs: the process should restart on it. */
   readonly onCredentialsRotated?: () => void;
+  /** Where state and events go (config.persistence.enabled): the stage's tables and bus, named by config.stage. */
+  readonly aws?: { readonly dynamodb: DynamoDBClient; readonly eventBridge: EventBridgeClient };
 }
 
 export interface EngineProcess {
   readonly engine: Engine;
+  /** The write-behind of state and events, when persistence is enabled. */
+  readonly journal: WriteBehind | undefined;
   readonly logger: Logger;
   readonly healthUrl: string;
   /** Graceful stop: the engine cancels everything and waits, then the connections close. */
@@ -77,6 +89,8 @@ const RATE_WINDOW_MARGIN_MS = 100;
 const STARTUP_ATTEMPTS = 5;
 /** How far back the first execution backfill reaches (Bybit keeps executions queryable for 7 days per request window). */
 const INITIAL_LOOKBACK_MS = 7 * 24 * 3_600_000;
+/** On stop, how long the write-behind may take to write what is queued (within main.ts's exit deadline), ms. */
+const FLUSH_ON_STOP_MS = 4_000;
 
 /** bybit-api's logger interface, routed into ours (which redacts secrets) at debug and warn. */
 function sdkLogger(logger: Logger) {
@@ -106,12 +120,12 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const rest = new RestClientV5({ ...auth, baseUrl: config.venue.restUrl, recv_window: config.venue.recvWindowMs, parseAPIRateLimits: true });
   // Start-up reads are retried: a restart right after another generation's start can find the account's
   // per-second quota of an endpoint spent (fee-rate allows 5 a second), which is "not now", not "no".
-  const startupRead = async <T>(what: string, read: () => Promise<T>): Promise<T> => {
+  const startupRead = async <T>(what: string, read: () => Promise<T>, retryable: (error: unknown) => boolean = (error) => error instanceof VenueQueryError): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await read();
       } catch (error) {
-        if (!(error instanceof VenueQueryError) || attempt >= STARTUP_ATTEMPTS) throw error;
+        if (!retryable(error) || !(error instanceof Error) || attempt >= STARTUP_ATTEMPTS) throw error;
         logger.warn('start-up read failed; retrying', { what, attempt, error: error.message });
         await sleep(250 * 2 ** attempt);
       }
@@ -166,6 +180,28 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     tradeSocket.getWSClient().closeAll(true);
   };
 
+  const epoch = options.epoch ?? Math.floor(clock() / 100);
+  const persistence = config.persistence;
+  let journal: WriteBehind | undefined;
+  let store: DynamoStateStore | undefined;
+  if (persistence.enabled) {
+    if (!options.aws) throw new Error('persistence is enabled (persistence.enabled) but no DynamoDB and EventBridge clients were given');
+    const names = resourceNames(config.stage);
+    store = new DynamoStateStore({ client: options.aws.dynamodb, tables: names.tables, requestTimeoutMs: persistence.requestTimeoutMs });
+    journal = new WriteBehind({
+      store,
+      publisher: new EventBridgePublisher({ client: options.aws.eventBridge, eventBusName: names.eventBus, requestTimeoutMs: persistence.requestTimeoutMs }),
+      shard: config.shard,
+      epoch,
+      instruments,
+      settings: persistence,
+      clock,
+      sleep,
+      random: Math.random,
+      logger,
+    });
+  }
+
   const streams: { private?: PrivateStream } = {};
   const engine = new Engine({
     settings,
@@ -173,12 +209,13 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     breakerState: (now) => breaker.state(now),
     query,
     account: venueAccount,
-    ids: new OrderLinkIds(config.shard, options.epoch ?? Math.floor(clock() / 100)),
+    ids: new OrderLinkIds(config.shard, epoch),
     backfill: () => streams.private?.backfill() ?? Promise.resolve(),
     clock,
     sleep,
     logger,
     ...(options.observer && { observer: options.observer }),
+    ...(journal && { journal }),
   });
 
   const convert = (source: string, work: () => void): void => {
@@ -257,6 +294,26 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     },
   });
   try {
+    if (journal && store) {
+      const storedState = store;
+      const restored = await startupRead('the stored state', () =>
+        readStoredState({
+          store: storedState,
+          shard: config.shard,
+          symbols,
+          overlapMs: persistence.restoreOverlapMs,
+          now: clock(),
+          executionIds: (symbol, start, end) => privateStream.executionIds(symbol, start, end),
+          logger,
+        }),
+        // A corrupt item needs a person, not another try; a slow or throttled table is "not now".
+        (error) => !(error instanceof RecordError),
+      );
+      engine.restore(restored.state);
+      journal.seed(restored.seed);
+      privateStream.resumeAt(restored.resumeFrom);
+      journal.start();
+    }
     await privateStream.start();
     marketData.start();
     await engine.start();
@@ -264,9 +321,13 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     // Nothing may be left running: the caller exits or retries.
     marketData.stop();
     closeSockets();
+    await journal?.stop(clock() + FLUSH_ON_STOP_MS);
     throw error;
   }
-  const health: HealthServer = await startHealthServer({ port: config.engine.healthPort, source: { live: () => engine.live(), ready: () => engine.ready(), status: () => engine.status() } });
+  const health: HealthServer = await startHealthServer({
+    port: config.engine.healthPort,
+    source: { live: () => engine.live(), ready: () => engine.ready(), status: () => ({ ...engine.status(), stateWrites: journal?.status() }) },
+  });
   const ticker = setInterval(() => {
     engine.tick();
   }, Math.min(1_000, config.engine.statusIntervalMs));
@@ -276,6 +337,8 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const stop = (reason: string): Promise<StopReport> => {
     stopped ??= (async () => {
       const report = await engine.stop(rotated ? `${reason} (credentials rotated)` : reason);
+      // The cancels' final reports are in the queues by now: written before the process goes.
+      await journal?.stop(clock() + FLUSH_ON_STOP_MS);
       busyPoll?.stop();
       clearInterval(ticker);
       marketData.stop();
@@ -285,5 +348,5 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     })();
     return stopped;
   };
-  return { engine, logger, healthUrl: health.url, stop };
+  return { engine, journal, logger, healthUrl: health.url, stop };
 }

@@ -10,6 +10,8 @@
  * uncaught exception or an unhandled rejection) is logged and stops the engine the same way, as the best
  * effort to leave nothing open at the venue, then exits 1: the process is not to be trusted any longer.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseArgs } from 'node:util';
 import { ConfigError, formatConfig, loadConfig } from '../config/config.js';
@@ -35,6 +37,12 @@ async function main(): Promise<number> {
   }
   const { config } = loaded;
   const secrets = new SecretsManagerClient({ region: config.region });
+  const aws = { dynamodb: new DynamoDBClient({ region: config.region }), eventBridge: new EventBridgeClient({ region: config.region }) };
+  const closeClients = (): void => {
+    secrets.destroy();
+    aws.dynamodb.destroy();
+    aws.eventBridge.destroy();
+  };
   const started: { process?: EngineProcess } = {};
   let stopRequested: string | undefined;
   const fate = { failed: false };
@@ -83,6 +91,7 @@ async function main(): Promise<number> {
   const process_ = await startEngineProcess({
     config,
     credentials: secretsManagerCredentials(config, secrets),
+    ...(config.persistence.enabled && { aws }),
     onCredentialsRotated: () => {
       // The bybit-api clients hold the key they were built with: restart on the new one, gracefully.
       process.kill(process.pid, 'SIGTERM');
@@ -91,7 +100,7 @@ async function main(): Promise<number> {
   started.process = process_;
   if (stopRequested !== undefined) {
     const report = await process_.stop(stopRequested);
-    secrets.destroy();
+    closeClients();
     return report.clean && !fate.failed ? 0 : 1;
   }
   if (values['status-lines']) {
@@ -101,7 +110,7 @@ async function main(): Promise<number> {
     timer.unref();
   }
   const code = await stopped;
-  secrets.destroy();
+  closeClients();
   return code;
 }
 

@@ -166,6 +166,33 @@ const EngineSchema = z
   })
   .prefault({});
 
+const PersistenceSchema = z
+  .strictObject({
+    /** Keep orders, positions and fills in DynamoDB and publish events on EventBridge; false keeps state in memory only (tests, dry runs). */
+    enabled: z.boolean().default(true),
+    /** Pause between rounds of state writes while nothing fails, in milliseconds. */
+    flushIntervalMs: positiveInt().default(100),
+    /** Quoting stops while the oldest unwritten change is older than this, in milliseconds. */
+    stopQuotingLagMs: positiveInt().default(5_000),
+    /** Quoting stops while more changes than this wait to be written, count. */
+    maxPendingItems: positiveInt().default(5_000),
+    /** A DynamoDB or EventBridge request without an answer after this long fails and is retried, in milliseconds. */
+    requestTimeoutMs: positiveInt().default(3_000),
+    /** First retry delay of a failed write, doubled per failure, in milliseconds. */
+    backoffBaseMs: positiveInt().default(100),
+    /** Ceiling of the retry delay, in milliseconds. */
+    backoffMaxMs: positiveInt().default(5_000),
+    /** After this many failed attempts, a change's content is logged (it is still retried), count. */
+    logAfterAttempts: positiveInt().default(5),
+    /**
+     * At a restart, executions this long before the newest stored one are checked against the store, so a
+     * fill applied out of order just before a crash is neither lost nor counted twice, in milliseconds.
+     */
+    restoreOverlapMs: positiveInt().max(7 * 24 * 3_600_000).default(3_600_000),
+  })
+  .refine((persistence) => persistence.backoffMaxMs >= persistence.backoffBaseMs, { message: 'backoffMaxMs must be >= backoffBaseMs', path: ['backoffMaxMs'] })
+  .prefault({});
+
 const engineShape = {
   /** This task's shard of symbols; it prefixes every orderLinkId (36 characters in all), hence at most 20. */
   shard: z.string().regex(SHARD_NAME, { message: SHARD_NAME_RULE }),
@@ -181,6 +208,7 @@ const engineShape = {
   risk: RiskSchema,
   router: RouterSchema,
   engine: EngineSchema,
+  persistence: PersistenceSchema,
 };
 
 /** The effective configuration, after defaults, file, environment and symbolDefaults are merged. */

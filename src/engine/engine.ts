@@ -27,7 +27,7 @@ import { type Decimal, dec } from '../core/decimal.js';
 import { type EdgeLimits, type EdgeSnapshot, EdgeMonitor, exactMid } from '../core/edge.js';
 import { type Instrument, formatPrice, formatQty } from '../core/instrument.js';
 import { type Order, type VenueOrderReport, createOrder, isOrderOpen, isTerminalStatus, orderStatus } from '../core/order.js';
-import { type Execution, type PnlBreakdown, pnlBreakdown } from '../core/position.js';
+import { type Execution, type PnlBreakdown, type Position, pnlBreakdown } from '../core/position.js';
 import { type FairValueMode, type QuoteParams, type QuoteTarget, type VolatilityState, adverseQuotes, fairValue, initialVolatility, planQuotes, quoteTargets, updateVolatility } from '../core/quoting.js';
 import { type OrderRequest, type RiskLimits, type RiskReason, type RiskState, checkOrder } from '../core/risk.js';
 import type { Lots, Side, Ticks } from '../core/units.js';
@@ -38,7 +38,7 @@ import type { VenueAccount, VenueOpenOrder } from '../ports/venue-account.js';
 import type { BreakerState } from './breaker.js';
 import { reconcile } from './reconcile.js';
 import type { RouterResult, StatusQuery } from './router.js';
-import { type OrderLinkIds, OrderTracker } from './tracker.js';
+import { type OrderLinkIds, OrderTracker, type TrackerListener } from './tracker.js';
 
 export interface SymbolSetup {
   readonly instrument: Instrument;
@@ -106,6 +106,22 @@ export interface EngineDeps {
   readonly sleep: (ms: number) => Promise<void>;
   readonly logger: Logger;
   readonly observer?: EngineObserver;
+  /** Where state changes are written behind the loop (DynamoDB, EventBridge); none keeps state in memory only. */
+  readonly journal?: EngineJournal;
+}
+
+/** The write-behind, as the engine sees it: it is told every change, and it may forbid quoting (lagging writes). */
+export interface EngineJournal extends TrackerListener {
+  /** Why the engine must not quote now, if it must not; cheap enough to ask on every book update. */
+  blocker(now: number): string | undefined;
+}
+
+/** State read back from the store at start, before the private stream's first backfill. */
+export interface RestoredState {
+  readonly positions: readonly Position[];
+  /** Executions the stored positions count already; the backfill delivers some of them again. */
+  readonly appliedExecIds: Iterable<string>;
+  readonly orders: readonly { readonly order: Order; readonly level: number | undefined }[];
 }
 
 /** An order report from the private stream or a query, with what the engine needs to place it. */
@@ -220,9 +236,11 @@ const MAX_QUERIES_PER_TICK = 20;
 const REFUSED_CREATE_HOLD_MS = 1_000;
 const BACKFILL_RETRY_AFTER_MS = 2_000;
 const POSITION_GRACE_MS = 3_000;
+/** On stop, how long the order stream has to report the cancellations before they are queried. */
+const FINAL_REPORTS_WAIT_MS = 1_000;
 
 export class Engine {
-  readonly tracker = new OrderTracker();
+  readonly tracker: OrderTracker;
   private phase: EnginePhase = 'created';
   private frozen: FreezeState | undefined;
   private privateSynced = false;
@@ -257,6 +275,7 @@ export class Engine {
   private stopping: Promise<StopReport> | undefined;
 
   constructor(private readonly deps: EngineDeps) {
+    this.tracker = new OrderTracker(deps.journal);
     for (const [symbol, setup] of deps.settings.symbols) {
       this.symbols.set(symbol, {
         symbol,
@@ -277,6 +296,28 @@ export class Engine {
   }
 
   // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Carries on from the stored state (a restart): positions with the executions they count, and the orders
+   * stored as open. Reconciliation then checks every one of them with the venue, as after any start.
+   */
+  restore(state: RestoredState): void {
+    if (this.phase !== 'created' || this.privateSynced) throw new Error('restore before the private stream and the engine start');
+    const appliedExecIds = [...state.appliedExecIds];
+    for (const position of state.positions) {
+      if (!this.symbols.has(position.symbol)) continue;
+      this.tracker.restorePosition(position, appliedExecIds);
+    }
+    let orders = 0;
+    for (const { order, level } of state.orders) {
+      const setup = this.symbols.get(order.intent.symbol)?.setup;
+      if (!setup) continue;
+      const slot = level !== undefined && level < setup.quote.levels ? { symbol: order.intent.symbol, side: order.intent.side, level } : undefined;
+      this.tracker.restore(order, slot);
+      orders += 1;
+    }
+    this.deps.logger.info('restored the stored state', { positions: state.positions.length, orders, executionsCounted: appliedExecIds.length });
+  }
 
   /**
    * Arms disconnect-cancel, reconciles every symbol with the venue, then quotes. The private stream must
@@ -337,11 +378,34 @@ export class Engine {
       }
       await sleep(Math.min(250, Math.max(0, deadline - clock())));
     }
+    if (remaining === 0) await this.settleFinalStates(deadline);
     this.phase = 'stopped';
     const report: StopReport = { clean: remaining === 0, remainingOpenOrders: Number.isNaN(remaining) ? -1 : remaining, elapsedMs: clock() - startedAt };
     if (report.clean) logger.info('stopped: no open orders at the venue', { ...report });
     else logger.error('stopped with orders possibly open at the venue; disconnect-cancel will remove them', { ...report });
     return report;
+  }
+
+  /**
+   * The venue lists nothing open: each order still open here learns its final state, from the order
+   * stream (a moment behind the cancel-all's answer) or else from a status query, so that what is kept
+   * (the journal) ends with the venue's final word rather than a stale "open".
+   */
+  private async settleFinalStates(deadline: number): Promise<void> {
+    const { clock, sleep, query, logger } = this.deps;
+    const streamBy = Math.min(deadline, clock() + FINAL_REPORTS_WAIT_MS);
+    while (this.totalOpenOrders() > 0 && clock() < streamBy) await sleep(20);
+    for (const symbol of this.symbols.keys()) {
+      for (const order of this.tracker.openOrders(symbol).slice(0, MAX_QUERIES_PER_TICK)) {
+        if (clock() >= deadline) return;
+        try {
+          const report = await query(symbol, order.intent.orderLinkId);
+          if (report) this.tracker.onVenueReport(order.intent.orderLinkId, report);
+        } catch (error) {
+          logger.debug('final-state query failed on stop', { orderLinkId: order.intent.orderLinkId, error: describe(error) });
+        }
+      }
+    }
   }
 
   /** Freezes quoting and cancels everything over REST; only an operator unfreezes (the freeze issue). */
@@ -545,6 +609,8 @@ export class Engine {
     else if (state.fair === undefined) reasons.push('no two-sided book');
     if (this.unknownOf(state.symbol) > 0) reasons.push('an order whose state is unknown');
     if (this.deps.breakerState(now) === 'open') reasons.push('circuit breaker open');
+    const stateWrites = this.deps.journal?.blocker(now);
+    if (stateWrites !== undefined) reasons.push(stateWrites);
     return reasons;
   }
 

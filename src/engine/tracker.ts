@@ -54,6 +54,12 @@ export type TrackerOutcome =
   | { readonly kind: 'foreign'; readonly orderLinkId: string }
   | { readonly kind: 'illegal'; readonly error: IllegalTransitionError };
 
+/** Told of every change the tracker makes (the write-behind journal): order states, and executions applied. */
+export interface TrackerListener {
+  orderChanged(order: Order, level: number | undefined): void;
+  executionApplied(execution: Execution, position: Position): void;
+}
+
 export class OrderTracker {
   private readonly orders = new Map<string, Order>();
   private readonly slots = new Map<string, QuoteSlot>();
@@ -63,8 +69,25 @@ export class OrderTracker {
   /** Refused events, by code: reported in the status and metrics. */
   readonly illegalTransitions = new Map<string, number>();
 
+  constructor(private readonly listener?: TrackerListener) {}
+
   /** Starts tracking an order as it is sent (or, with no slot, one found at the venue that nothing quotes with). */
   register(order: Order, slot?: QuoteSlot): void {
+    this.track(order, slot);
+    this.listener?.orderChanged(order, slot?.level);
+  }
+
+  /** Tracks an order read back from the store at start: nothing changed, so nothing is told. */
+  restore(order: Order, slot?: QuoteSlot): void {
+    this.track(order, slot);
+  }
+
+  /** Carries on from a stored position: its executions are not applied again. */
+  restorePosition(position: Position, appliedExecIds: Iterable<string>): void {
+    this.ledger.restore(position, appliedExecIds);
+  }
+
+  private track(order: Order, slot: QuoteSlot | undefined): void {
     this.orders.set(order.intent.orderLinkId, order);
     if (slot) this.slots.set(order.intent.orderLinkId, slot);
     this.indexOpen(order);
@@ -95,6 +118,7 @@ export class OrderTracker {
     // after all) puts it back where the planner sees it.
     this.orders.set(orderLinkId, result.order);
     this.indexOpen(result.order);
+    if (result.effect === 'applied') this.listener?.orderChanged(result.order, this.slots.get(orderLinkId)?.level);
     return { kind: result.effect === 'applied' ? 'applied' : 'unchanged', order: result.order };
   }
 
@@ -105,7 +129,9 @@ export class OrderTracker {
 
   /** An execution: applied to the position once, whatever path delivered it. */
   onExecution(execution: Execution): { readonly applied: boolean; readonly position: Position } {
-    return this.ledger.apply(execution);
+    const result = this.ledger.apply(execution);
+    if (result.applied) this.listener?.executionApplied(execution, result.position);
+    return result;
   }
 
   position(symbol: string): Position {

@@ -33,11 +33,13 @@ export type TableId = 'orders' | 'positions' | 'fills' | 'control' | 'audit';
 export const TABLES: Readonly<Record<TableId, TableDefinition>> = {
   orders: {
     id: 'orders',
-    purpose: 'Every order the engine sent, keyed by orderLinkId; open orders of a shard through a sparse index.',
+    purpose: 'Every order the engine sent, keyed by orderLinkId; open orders of a shard, and owed events, through sparse indexes.',
     partitionKey: { name: 'orderLinkId', type: 'S' },
     globalIndexes: [
       // `openShard` is set only while the order is open, so the index holds open orders alone.
       { indexName: 'open-by-shard', partitionKey: { name: 'openShard', type: 'S' }, sortKey: { name: 'orderLinkId', type: 'S' } },
+      // The outbox: `eventPending` is set while the order's update event is owed to the bus.
+      { indexName: 'events-pending', partitionKey: { name: 'eventPending', type: 'S' }, sortKey: { name: 'orderLinkId', type: 'S' } },
     ],
   },
   positions: {
@@ -51,7 +53,11 @@ export const TABLES: Readonly<Record<TableId, TableDefinition>> = {
     id: 'fills',
     purpose: 'Every execution once, keyed by execId (the idempotency key); by symbol and time for backfill and risk.',
     partitionKey: { name: 'execId', type: 'S' },
-    globalIndexes: [{ indexName: 'by-symbol-time', partitionKey: { name: 'symbol', type: 'S' }, sortKey: { name: 'execTime', type: 'N' } }],
+    globalIndexes: [
+      { indexName: 'by-symbol-time', partitionKey: { name: 'symbol', type: 'S' }, sortKey: { name: 'execTime', type: 'N' } },
+      // The outbox: `eventPending` is set while the fill's event is owed to the bus.
+      { indexName: 'events-pending', partitionKey: { name: 'eventPending', type: 'S' }, sortKey: { name: 'execId', type: 'S' } },
+    ],
     timeToLiveAttribute: 'expiresAt',
   },
   control: {

@@ -36,6 +36,8 @@ export function testConfigDocument(secretId: string, shard: string, overrides: R
     risk: { ordersPerSecond: 8 },
     router: { requestTimeoutMs: 1_000 },
     engine: { healthPort: 0, stopTimeoutMs: 10_000 },
+    // In memory unless a test gives its stage's tables (stage and persistence in overrides).
+    persistence: { enabled: false },
     ...overrides,
   };
 }

@@ -42,8 +42,14 @@ export interface PrivateStreamOptions {
 export class PrivateStream {
   private newestExecTime = 0;
   private backfilling: Promise<void> | undefined;
+  private resumeFrom: ReadonlyMap<string, number> = new Map();
 
   constructor(private readonly options: PrivateStreamOptions) {}
+
+  /** Where the first backfill of each symbol starts, as the stored state says (a restart); else initialLookbackMs back. */
+  resumeAt(points: ReadonlyMap<string, number>): void {
+    this.resumeFrom = points;
+  }
 
   async start(): Promise<void> {
     const { client, listener } = this.options;
@@ -90,8 +96,8 @@ export class PrivateStream {
     const run = async (): Promise<void> => {
       let delivered = 0;
       const now = this.options.clock();
-      const since = this.newestExecTime > 0 ? this.newestExecTime - (this.options.overlapMs ?? 5_000) : now - this.options.initialLookbackMs;
       for (const symbol of this.options.symbols) {
+        const since = this.newestExecTime > 0 ? this.newestExecTime - (this.options.overlapMs ?? 5_000) : (this.resumeFrom.get(symbol) ?? now - this.options.initialLookbackMs);
         delivered += await this.backfillExecutions(symbol, since, now);
         await this.backfillOrders(symbol);
       }
@@ -107,6 +113,30 @@ export class PrivateStream {
   }
 
   private async backfillExecutions(symbol: string, startTime: number, endTime: number): Promise<number> {
+    const items = await this.executionPages(symbol, startTime, endTime);
+    for (const item of items) this.deliver('execution', item);
+    return items.length;
+  }
+
+  /**
+   * The execIds of the symbol's executions in [startTime, endTime] (all pages): at a restart, the store is
+   * asked which of them its positions count already. Malformed items are reported, and skipped.
+   */
+  async executionIds(symbol: string, startTime: number, endTime: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (const item of await this.executionPages(symbol, startTime, endTime)) {
+      try {
+        ids.push(parseExecution(item).execId);
+      } catch (error) {
+        if (!(error instanceof BybitMessageError)) throw error;
+        this.options.listener.onMalformed(error.message);
+      }
+    }
+    return ids;
+  }
+
+  /** Executions of /v5/execution/list, oldest first. */
+  private async executionPages(symbol: string, startTime: number, endTime: number): Promise<unknown[]> {
     let cursor: string | undefined;
     const pages: unknown[][] = [];
     do {
@@ -115,10 +145,8 @@ export class PrivateStream {
       pages.push(response.result.list);
       cursor = response.result.nextPageCursor || undefined;
     } while (cursor);
-    // Pages and lists are newest first; deliver oldest first, as the stream would have.
-    const items = pages.flat().reverse();
-    for (const item of items) this.deliver('execution', item);
-    return items.length;
+    // Pages and lists are newest first; oldest first is the order the stream would have delivered.
+    return pages.flat().reverse();
   }
 
   /**

@@ -88,8 +88,8 @@ describe('defaults', () => {
     const { sources } = load(minimal);
     const paths = [...sources.keys()];
     expect(paths).toEqual([...paths].sort());
-    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 5 engine.
-    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 5);
+    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 5 engine, 9 persistence.
+    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 5 + 9);
     expect(paths).toContain('risk.markoutHorizonsMs');
     expect(paths).not.toContain('risk.markoutHorizonsMs.0');
   });

@@ -784,6 +784,25 @@ describe('circuit breaker', () => {
 // ------------------------------------------------------------------------------------------ stop
 
 describe('stop', () => {
+  it('once the venue lists nothing open, each order open here learns its final state: from the stream, else by a query', async () => {
+    const h = new EngineHarness();
+    await h.quoting();
+    const [streamed, queried, ...others] = h.open().map((order) => order.intent.orderLinkId);
+    if (streamed === undefined || queried === undefined) throw new Error('expected quotes');
+    h.query.answers.set(queried, h.report(queried, { status: 'Cancelled', leavesLots: lots(0) }).report);
+    for (const orderLinkId of others) h.query.answers.set(orderLinkId, h.report(orderLinkId, { status: 'Cancelled', leavesLots: lots(0) }).report);
+    const stopping = h.engine.stop('test over');
+    await flush();
+    // The stream reports one cancellation; the rest stay silent and are asked for.
+    h.emit(streamed, { status: 'Cancelled', leavesLots: lots(0) });
+    const report = await h.settle(stopping);
+    expect(report.clean).toBe(true);
+    expect(h.open()).toEqual([]);
+    expect(h.query.callsFor(streamed)).toBe(0);
+    expect(h.query.callsFor(queried)).toBe(1);
+    expect(orderStatus(h.order(queried))).toBe('Cancelled');
+  });
+
   it('waits for answers in flight, cancels everything, checks the venue lists nothing open, then sends nothing', async () => {
     const h = new EngineHarness();
     await h.start();
@@ -802,7 +821,8 @@ describe('stop', () => {
     h.router.releaseAll();
     const report = await h.settle(stopping);
     expect(report).toMatchObject({ clean: true, remainingOpenOrders: 0 });
-    expect(report.elapsedMs).toBeLessThan(h.settings.stopTimeoutMs / 2);
+    // Half the budget at most for the answers, plus the second this fake venue leaves the order stream to report the cancellations.
+    expect(report.elapsedMs).toBeLessThan(h.settings.stopTimeoutMs / 2 + 1_100);
     expect(h.account.sequence.slice(-2)).toEqual(['cancelAll', 'openOrders']);
     expect(h.router.creates()).toHaveLength(4);
     expect(h.engine.status().phase).toBe('stopped');

@@ -29,10 +29,11 @@ describe('resource definitions', () => {
       { AttributeName: 'execId', AttributeType: 'S' },
       { AttributeName: 'symbol', AttributeType: 'S' },
       { AttributeName: 'execTime', AttributeType: 'N' },
+      { AttributeName: 'eventPending', AttributeType: 'S' },
     ]);
     expect(input.GlobalSecondaryIndexes?.[0]?.IndexName).toBe('by-symbol-time');
     expect(createTableInput(TABLES.control, 'mmrb-x-control').GlobalSecondaryIndexes).toBeUndefined();
     const orders = createTableInput(TABLES.orders, 'mmrb-x-orders');
-    expect(orders.AttributeDefinitions?.map((attribute) => attribute.AttributeName)).toEqual(['orderLinkId', 'openShard']);
+    expect(orders.AttributeDefinitions?.map((attribute) => attribute.AttributeName)).toEqual(['orderLinkId', 'openShard', 'eventPending']);
   });
 });
