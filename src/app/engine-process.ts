@@ -9,6 +9,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { performance } from 'node:perf_hooks';
 import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
 import { RestVenueAccount, loadInstruments } from '../adapters/bybit/account.js';
 import { MarketDataFeed } from '../adapters/bybit/market-data.js';
@@ -20,6 +21,7 @@ import { DynamoStateStore } from '../adapters/dynamodb/state-store.js';
 import { EventBridgePublisher } from '../adapters/eventbridge/publisher.js';
 import { type HealthServer, startHealthServer } from '../adapters/health/server.js';
 import { createLogger } from '../adapters/logging/logger.js';
+import { EngineMetrics, LatencySamples } from '../adapters/metrics/engine-metrics.js';
 import { CredentialsProvider, type ResolvedBybitCredentials } from '../adapters/secrets/bybit-credentials.js';
 import type { EngineConfig } from '../config/config.js';
 import type { Decimal } from '../core/decimal.js';
@@ -202,6 +204,11 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     });
   }
 
+  const metrics = new EngineMetrics({ serviceName: `mmrb-engine-${config.shard}`, shard: config.shard, stage: config.stage, sink: options.logSink ?? ((line) => process.stdout.write(`${line}\n`)), logger });
+  const tickToOrder = new LatencySamples();
+  /** When the book update being handled arrived (performance.now()), while it is handled. */
+  const bookStartedAt: { at: number | undefined } = { at: undefined };
+
   const streams: { private?: PrivateStream } = {};
   const engine = new Engine({
     settings,
@@ -214,7 +221,13 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     clock,
     sleep,
     logger,
-    ...(options.observer && { observer: options.observer }),
+    observer: {
+      onOrdersSent: (event) => {
+        // Sent while a book update is being handled: the time from that update to the hand-off to the router.
+        if (bookStartedAt.at !== undefined) tickToOrder.add((performance.now() - bookStartedAt.at) * 1_000);
+        options.observer?.onOrdersSent?.(event);
+      },
+    },
     ...(journal && { journal }),
   });
 
@@ -286,7 +299,12 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     clock,
     listener: {
       onBook: (symbol, book, receivedAt) => {
-        engine.onBook(symbol, book, receivedAt);
+        bookStartedAt.at = performance.now();
+        try {
+          engine.onBook(symbol, book, receivedAt);
+        } finally {
+          bookStartedAt.at = undefined;
+        }
       },
       onUnsynced: (symbol, reason, detail) => {
         engine.onBookUnsynced(symbol, reason, detail);
@@ -300,6 +318,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
         readStoredState({
           store: storedState,
           shard: config.shard,
+          epoch,
           symbols,
           overlapMs: persistence.restoreOverlapMs,
           now: clock(),
@@ -332,6 +351,11 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     engine.tick();
   }, Math.min(1_000, config.engine.statusIntervalMs));
 
+  const flushMetrics = (): void => {
+    metrics.flush(engine.status(), journal?.status(), router.takeFigures(), tickToOrder.drain());
+  };
+  const metricsTimer = setInterval(flushMetrics, config.engine.metricsIntervalMs);
+
   const busyPoll = config.engine.busyPoll ? startBusyPoll() : undefined;
   let stopped: Promise<StopReport> | undefined;
   const stop = (reason: string): Promise<StopReport> => {
@@ -341,6 +365,8 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       await journal?.stop(clock() + FLUSH_ON_STOP_MS);
       busyPoll?.stop();
       clearInterval(ticker);
+      clearInterval(metricsTimer);
+      flushMetrics();
       marketData.stop();
       closeSockets();
       await health.close();

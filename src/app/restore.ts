@@ -19,6 +19,8 @@ import type { StateStore } from '../ports/state-store.js';
 export interface RestoreOptions {
   readonly store: StateStore;
   readonly shard: string;
+  /** This generation's epoch: the stored positions are claimed with it before they are read. */
+  readonly epoch: number;
   readonly symbols: readonly string[];
   readonly overlapMs: number;
   readonly now: number;
@@ -41,6 +43,7 @@ export async function readStoredState(options: RestoreOptions): Promise<Restored
   const execCounts = new Map<string, number>();
   const appliedExecIds = new Set<string>();
   const resumeFrom = new Map<string, number>();
+  await store.claimPositions(shard, options.symbols, options.epoch);
   for (const record of await store.loadPositions(shard)) {
     if (!configured.has(record.symbol)) {
       logger.warn('a stored position of a symbol this shard no longer quotes; left as it is', { symbol: record.symbol, position: record.position });

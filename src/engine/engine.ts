@@ -378,7 +378,16 @@ export class Engine {
       }
       await sleep(Math.min(250, Math.max(0, deadline - clock())));
     }
-    if (remaining === 0) await this.settleFinalStates(deadline);
+    if (remaining === 0) {
+      await this.settleFinalStates(deadline);
+      // A fill just before the cancel-all may have its execution message still on the way when the
+      // connections close: read the executions once more, so that what is kept ends complete.
+      try {
+        await this.deps.backfill();
+      } catch (error) {
+        logger.warn('the last execution backfill on stop failed; the next start backfills from the stored state', { error: describe(error) });
+      }
+    }
     this.phase = 'stopped';
     const report: StopReport = { clean: remaining === 0, remainingOpenOrders: Number.isNaN(remaining) ? -1 : remaining, elapsedMs: clock() - startedAt };
     if (report.clean) logger.info('stopped: no open orders at the venue', { ...report });
@@ -1010,8 +1019,10 @@ export class Engine {
     for (const orderLinkId of plan.query) this.unknown.set(orderLinkId, { symbol, lastSentAt: this.tracker.get(orderLinkId)?.intent.createdAt ?? clock() });
     let cancelledUnknown = 0;
     if (plan.cancel.length > 0) {
+      for (const entry of plan.cancel) this.recordEarlierOrder(state, entry);
       cancelledUnknown = await account.cancelAll(symbol);
-      const stillOpen = (await account.openOrders(symbol)).filter((entry) => !this.tracker.get(entry.orderLinkId));
+      const cancelled = new Set(plan.cancel.map((entry) => entry.report.orderId));
+      const stillOpen = (await account.openOrders(symbol)).filter((entry) => cancelled.has(entry.report.orderId));
       if (stillOpen.length > 0) throw new Error(`${stillOpen.length} unknown orders still open after cancel-all`);
     }
     state.positionOffsetLots += plan.positionMismatchLots;
@@ -1033,9 +1044,23 @@ export class Engine {
     this.tracker.onVenueReport(entry.orderLinkId, entry.report);
   }
 
+  /**
+   * An order an earlier generation of this shard sent and never recorded (killed before its write): tracked
+   * with no slot, so that its final state is kept with the rest. Nothing quotes with it.
+   */
+  private recordEarlierOrder(state: SymbolState, entry: VenueOpenOrder): void {
+    if (this.tracker.get(entry.orderLinkId) || !this.deps.ids.isOurs(entry.orderLinkId)) return;
+    this.tracker.register(createOrder({ orderLinkId: entry.orderLinkId, symbol: state.symbol, side: entry.side, priceTicks: entry.report.priceTicks, qtyLots: entry.report.qtyLots, createdAt: entry.report.updatedTime }));
+    this.tracker.onVenueReport(entry.orderLinkId, entry.report);
+  }
+
   private onForeignOrder(state: SymbolState, update: VenueOrderUpdate): void {
+    if (isTerminalStatus(update.report.status)) {
+      this.recordEarlierOrder(state, update);
+      return;
+    }
     // Before quoting begins, reconciliation decides about every order it finds (and reports it).
-    if (isTerminalStatus(update.report.status) || this.phase !== 'running') return;
+    if (this.phase !== 'running') return;
     this.foreignOrders += 1;
     // Only ours from an earlier generation can be named by orderLinkId for sure; the rest waits for the next reconciliation.
     if (!this.deps.settings.cancelUnknownOrders || update.orderLinkId === '') {

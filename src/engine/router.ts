@@ -97,8 +97,27 @@ function asBatch({ outcome, limits }: EntryResult): BatchEntryResult {
   return { outcomes: [outcome], ...(limits && { limits }) };
 }
 
+/** What the router did since the figures were last taken (metrics). */
+export interface RouterFigures {
+  /** Items sent again after a failure. */
+  readonly retries: number;
+  /** How long each venue request took, ms (at most MAX_REQUEST_SAMPLES per interval). */
+  readonly requestMs: readonly number[];
+}
+
+const MAX_REQUEST_SAMPLES = 10_000;
+
 export class OrderRouter {
+  private figures: { retries: number; requestMs: number[] } = { retries: 0, requestMs: [] };
+
   constructor(private readonly deps: RouterDeps) {}
+
+  /** The figures since the last call, and a fresh start. */
+  takeFigures(): RouterFigures {
+    const figures = this.figures;
+    this.figures = { retries: 0, requestMs: [] };
+    return figures;
+  }
 
   create(params: CreateParams): Promise<RouterResult> {
     return this.sendOne('create', params, async (entry) => asBatch(await entry.create(params)));
@@ -159,6 +178,7 @@ export class OrderRouter {
         }
         again.push(...(await this.request(operation, endpoint, group, send, attempt, results)));
       }
+      this.figures.retries += again.length;
       pending = again.sort((a, b) => a.index - b.index);
       if (pending.length > 0) await deps.sleep(backoffDelayMs(deps.backoff, attempt, deps.random));
     }
@@ -184,7 +204,9 @@ export class OrderRouter {
     // after a zero wait, with no await between, so nothing else can slip in.
     for (let wait = deps.limiter.waitMs(endpoint, group.length, deps.clock()); wait > 0; wait = deps.limiter.waitMs(endpoint, group.length, deps.clock())) await deps.sleep(wait);
     deps.limiter.record(endpoint, group.length, deps.clock());
+    const sentAt = deps.clock();
     const { outcomes, limits } = await send(entry, group.map((item) => item.params));
+    if (this.figures.requestMs.length < MAX_REQUEST_SAMPLES) this.figures.requestMs.push(deps.clock() - sentAt);
     if (limits) deps.limiter.observeHeaders(endpoint, limits.limit, limits.remaining, limits.resetAt, deps.clock());
     const retriesLeft = attempt <= deps.backoff.maxRetries;
 

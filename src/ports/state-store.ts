@@ -35,6 +35,12 @@ export interface StateStore {
   /** Marks an item's owed event as published, unless another event has become owed since. */
   clearPendingEvent(table: 'orders' | 'fills', key: string, eventId: string): Promise<void>;
 
+  /**
+   * Marks the shard's stored positions as this generation's (epoch), before reading them: a write an
+   * earlier generation still has in flight (sent just before it was killed) is then refused, instead of
+   * landing after the read and being overwritten.
+   */
+  claimPositions(shard: string, symbols: readonly string[], epoch: number): Promise<void>;
   /** Every position of the shard (read consistently). */
   loadPositions(shard: string): Promise<PositionRecord[]>;
   /** The shard's orders stored as open (an index: it can lag the last writes by a moment). */

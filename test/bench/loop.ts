@@ -29,6 +29,8 @@ import { fileURLToPath } from 'node:url';
 import { type CredentialsSource, startEngineProcess } from '../../src/app/engine-process.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { Engine, EngineObserver } from '../../src/engine/engine.js';
+import type { WriteBehindStatus } from '../../src/engine/write-behind.js';
+import type { AwsClients } from '../../src/local/provision.js';
 import { RequestLimiter } from '../../src/engine/limiter.js';
 import { DEFAULT_KEYS } from '../../sim/simulator.js';
 import type { LatencyResult } from './engine.js';
@@ -55,6 +57,81 @@ export interface LoopResult {
   readonly held: number;
   /** Mean time inside the engine's onBook per call, in microseconds. */
   readonly onBookUs: number;
+  /** What the write-behind had done by the end, when the run persisted. */
+  readonly stateWrites: WriteBehindStatus | undefined;
+}
+
+export interface SoakResult {
+  readonly minutes: number;
+  readonly bookMessages: number;
+  /** The run's book messages in hours of Bybit's live push rate (orderbook.50 every 20 ms, two symbols). */
+  readonly liveHours: number;
+  readonly ordersSent: number;
+  readonly fills: number;
+  /** Resident memory sampled every 5 s after the warm-up, MB. */
+  readonly rssMb: readonly number[];
+  /** Least-squares slope of the second half of the samples, MB per minute. */
+  readonly slopeSecondHalfMbPerMin: number;
+  readonly stateWrites: WriteBehindStatus | undefined;
+}
+
+/** The soak's books move ten times as often as Bybit pushes them: an hour of messages in about six minutes. */
+const SOAK_TIME_SCALE = 10;
+/** Bybit pushes orderbook.50 of linear perpetuals every 20 ms: 50 messages a second per symbol at most. */
+const LIVE_BOOK_MESSAGES_PER_SYMBOL_SECOND = 50;
+
+/**
+ * The engine over a long run, accelerated: the simulator's market moves every 2 ms and its books are
+ * pushed ten times as often as Bybit's (every 2 ms for depth 50), the engine quotes two symbols with state
+ * and events on, and its resident memory is sampled every 5 s. An hour of live book messages takes about
+ * six minutes.
+ */
+export async function benchEngineSoak(durationMs: number, persistence: BenchPersistence): Promise<SoakResult> {
+  const { child, config, aws } = await liveVenue({ busyPoll: false, persistence, shard: 'soak', timeScale: SOAK_TIME_SCALE });
+  const probe = new TickToOrderProbe();
+  const engine = await startEngineProcess({ config, credentials: traderCredentials(), logSink: () => undefined, observer: probe.observer, ...(aws && { aws }) });
+  probe.watch(engine.engine);
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  const started = Date.now();
+  const messagesBefore = probe.messages;
+  const rssMb: number[] = [];
+  while (Date.now() - started < durationMs) {
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    rssMb.push(process.memoryUsage().rss / 2 ** 20);
+  }
+  const status = engine.engine.status();
+  const stateWrites = engine.journal?.status();
+  const bookMessages = probe.messages - messagesBefore;
+  await engine.stop('bench over');
+  probe.close();
+  child.kill('SIGTERM');
+  const half = rssMb.slice(Math.floor(rssMb.length / 2));
+  return {
+    minutes: (Date.now() - started) / 60_000,
+    bookMessages,
+    liveHours: bookMessages / (LIVE_BOOK_MESSAGES_PER_SYMBOL_SECOND * 2 * 3_600),
+    ordersSent: status.counters.sent.create + status.counters.sent.amend + status.counters.sent.cancel,
+    fills: status.symbols.reduce((total, symbol) => total + symbol.fills, 0),
+    rssMb,
+    slopeSecondHalfMbPerMin: slopePerMinute(half, 5_000),
+    stateWrites,
+  };
+}
+
+/** Least-squares slope of samples taken every `intervalMs`, per minute. */
+function slopePerMinute(samples: readonly number[], intervalMs: number): number {
+  if (samples.length < 2) return 0;
+  const xs = samples.map((_, index) => (index * intervalMs) / 60_000);
+  const meanX = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const meanY = samples.reduce((a, b) => a + b, 0) / samples.length;
+  let numerator = 0;
+  let denominator = 0;
+  samples.forEach((y, index) => {
+    const dx = (xs[index] ?? 0) - meanX;
+    numerator += dx * (y - meanY);
+    denominator += dx * dx;
+  });
+  return denominator === 0 ? 0 : numerator / denominator;
 }
 
 /**
@@ -253,6 +330,7 @@ export async function benchEngineCapacity(offeredPerSecond: number, durationMs =
       symbols: { BTCUSDT: { orderQty: '0.002', maxPosition: '0.05', maxNotional: '5000', levels: 2 } },
       risk: { ordersPerSecond: 150, maxOpenOrders: 40 },
       engine: { healthPort: 0 },
+      persistence: { enabled: false },
     }),
     env: {},
   });
@@ -286,26 +364,44 @@ export async function benchEngineCapacity(offeredPerSecond: number, durationMs =
   return result;
 }
 
-/** The live loop; with `busyPoll`, the engine keeps its event loop turning (engine.busyPoll). */
-export async function benchEngineLoop(durationMs = 20_000, busyPoll = false): Promise<LoopResult> {
-  const { child, found: restUrl } = await startScript(['sim/main.ts', '--port', '0', '--seed', '3', '--market-interval-ms', '2', '--rate-limit-scale', '100'], /REST\s+(http:\/\/\S+)/);
+/** Where state and events go when a bench run persists: the emulator's clients and a provisioned stage. */
+export interface BenchPersistence {
+  readonly clients: AwsClients;
+  readonly stage: string;
+}
+
+/** The simulator with a fast market (2 ms) in its own process, and the engine's configuration for it. */
+async function liveVenue(options: { busyPoll: boolean; persistence: BenchPersistence | undefined; shard: string; timeScale?: number }) {
+  const { child, found: restUrl } = await startScript(['sim/main.ts', '--port', '0', '--seed', '3', '--market-interval-ms', '2', '--rate-limit-scale', '100', '--time-scale', String(options.timeScale ?? 1)], /REST\s+(http:\/\/\S+)/);
   const wsBase = restUrl.replace('http://', 'ws://');
   const { config } = loadConfig({
     fileText: JSON.stringify({
-      shard: 'bench',
+      shard: options.shard,
+      stage: options.persistence?.stage ?? 'local',
       venue: { restUrl, wsPublicUrl: `${wsBase}/v5/public/linear`, wsPrivateUrl: `${wsBase}/v5/private`, wsTradeUrl: `${wsBase}/v5/trade`, credentialsSecretId: 'unused' },
       symbolDefaults: { levels: 2, refreshToleranceTicks: 2, fastCancelTicks: 1 },
       symbols: { BTCUSDT: { orderQty: '0.002', maxPosition: '0.05', maxNotional: '5000' }, ETHUSDT: { orderQty: '0.03', maxPosition: '0.6', maxNotional: '5000' } },
       // A higher account tier (the simulator runs at 100x): the budget is what the venue allows.
       risk: { ordersPerSecond: 150, maxOpenOrders: 40 },
-      engine: { healthPort: 0, busyPoll },
+      engine: { healthPort: 0, busyPoll: options.busyPoll },
+      persistence: { enabled: options.persistence !== undefined },
     }),
     env: {},
   });
+  const aws = options.persistence && { dynamodb: options.persistence.clients.dynamodb, eventBridge: options.persistence.clients.eventBridge };
+  return { child, config, aws };
+}
+
+/**
+ * The live loop; with `busyPoll`, the engine keeps its event loop turning (engine.busyPoll); with
+ * `persistence`, it keeps its state in DynamoDB and publishes its events (the emulator's).
+ */
+export async function benchEngineLoop(durationMs = 20_000, busyPoll = false, persistence?: BenchPersistence): Promise<LoopResult> {
+  const { child, config, aws } = await liveVenue({ busyPoll, persistence, shard: persistence ? 'benchp' : 'bench' });
   const probe = new TickToOrderProbe();
-  const engine = await startEngineProcess({ config, credentials: traderCredentials(), logSink: () => undefined, observer: probe.observer });
+  const engine = await startEngineProcess({ config, credentials: traderCredentials(), logSink: () => undefined, observer: probe.observer, ...(aws && { aws }) });
   probe.watch(engine.engine);
-  const mode = busyPoll ? ' (busy poll)' : '';
+  const mode = busyPoll ? ' (busy poll)' : persistence ? ' (state and events on)' : '';
   // Warm up, then measure from a clean slate.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   probe.reset();
@@ -322,10 +418,12 @@ export async function benchEngineLoop(durationMs = 20_000, busyPoll = false): Pr
   const backlogP99Ms = lags[Math.floor(lags.length * 0.99)] ?? 0;
 
   const rssMb = process.memoryUsage().rss / 2 ** 20;
+  const stateWrites = engine.journal?.status();
   await engine.stop('bench over');
   probe.close();
   child.kill('SIGTERM');
   return {
+    stateWrites,
     latency,
     written,
     held,

@@ -5,20 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestClientV5 } from 'bybit-api';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from '../../src/app/engine-process.js';
 import { dec } from '../../src/core/decimal.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { useProvisionedStage } from '../support/aws.js';
-import { eventually, storeTraderKey, testConfig, testConfigDocument, venueEnv, venueExecutions, venueOpenOrders, venueOrderHistory } from '../support/engine.js';
+import { type EngineChild, eventually, spawnEngine, storeTraderKey, testConfig, testConfigDocument, venueExecutions, venueOpenOrders, venueOrderHistory } from '../support/engine.js';
 import { TRADER } from '../support/sim.js';
 
 const aws = useProvisionedStage();
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 let sim: Simulator;
 let rest: RestClientV5;
@@ -44,20 +39,10 @@ async function startInProcess(shard: string): Promise<EngineProcess> {
   return engine;
 }
 
-/** The engine as the container runs it: `src/app/main.ts --config <file>` in its own process, its logs kept. */
-function startChild(shard: string, imports: readonly string[] = []): { child: ChildProcess; output: string[]; exited: Promise<number | null> } {
-  const dir = mkdtempSync(join(tmpdir(), 'mmrb-restart-'));
-  const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(testConfigDocument(aws.stage.names.secrets.tradingKey, shard)));
-  // Node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the engine, not a parent that cannot relay it.
-  const loaders = imports.flatMap((path) => ['--import', join(root, path)]);
-  const child = spawn(process.execPath, ['--import', 'tsx', ...loaders, join(root, 'src/app/main.ts'), '--config', file], { cwd: root, env: { ...process.env, ...venueEnv(sim) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const output: string[] = [];
-  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output, exited };
+function startChild(shard: string, imports: readonly string[] = []): EngineChild {
+  const started = spawnEngine(sim, testConfigDocument(aws.stage.names.secrets.tradingKey, shard), imports);
+  children.push(started.child);
+  return started;
 }
 
 async function openOrdersOf(prefix: string): Promise<string[]> {

@@ -75,6 +75,15 @@ describe('DynamoStateStore', () => {
     const zombie = batch(shard, [trade('a9', 13)], 4, rest.after);
     expect(await store().putFills(zombie.fills, zombie.position)).toEqual({ kind: 'fenced' });
     expect(await store().storedExecIds(['a9'])).toEqual(new Set());
+
+    // A new generation claims the position before reading it: what the last one still had in flight is refused.
+    await store().claimPositions(shard, ['BTCUSDT', 'ETHUSDT'], 6);
+    expect((await store().loadPositions(shard)).map((item) => [item.symbol, item.epoch, item.execCount])).toEqual([['BTCUSDT', 6, 3]]);
+    const inFlight = batch(shard, [trade('a4', 14)], 5, rest.after);
+    expect(await store().putFills(inFlight.fills, inFlight.position)).toEqual({ kind: 'fenced' });
+    // An older claim changes nothing.
+    await store().claimPositions(shard, ['BTCUSDT'], 5);
+    expect((await store().loadPositions(shard))[0]?.epoch).toBe(6);
     await expect(store().putFills([], rest.position)).rejects.toThrow(RangeError);
   });
 

@@ -4,6 +4,11 @@
  */
 import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { RestClientV5 } from 'bybit-api';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type EngineConfig, loadConfig } from '../../src/config/config.js';
 import type { Simulator } from '../../sim/simulator.js';
 import { TRADER } from './sim.js';
@@ -80,4 +85,32 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+export interface EngineChild {
+  readonly child: ChildProcess;
+  /** Everything it wrote to stdout and stderr, in order. */
+  readonly output: string[];
+  readonly exited: Promise<number | null>;
+}
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The engine as the container runs it: `src/app/main.ts --config <file>` in its own process, on the
+ * simulator (and the emulator, through the AWS_ environment of the test worker), its output kept.
+ * `imports` are extra modules loaded first (`--import`), such as a bug to inject.
+ */
+export function spawnEngine(sim: Simulator, configDocument: Record<string, unknown>, imports: readonly string[] = []): EngineChild {
+  const dir = mkdtempSync(join(tmpdir(), 'mmrb-engine-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(configDocument));
+  // Node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the engine, not a parent that cannot relay it.
+  const loaders = imports.flatMap((path) => ['--import', join(root, path)]);
+  const child = spawn(process.execPath, ['--import', 'tsx', ...loaders, join(root, 'src/app/main.ts'), '--config', file], { cwd: root, env: { ...process.env, ...venueEnv(sim) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output, exited };
 }

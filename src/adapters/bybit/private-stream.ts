@@ -40,7 +40,9 @@ export interface PrivateStreamOptions {
 }
 
 export class PrivateStream {
-  private newestExecTime = 0;
+  /** Per symbol: the newest execTime delivered, and the end of the last backfill that completed. */
+  private readonly newestExecTime = new Map<string, number>();
+  private readonly backfilledUntil = new Map<string, number>();
   private backfilling: Promise<void> | undefined;
   private resumeFrom: ReadonlyMap<string, number> = new Map();
 
@@ -82,7 +84,7 @@ export class PrivateStream {
       else if (kind === 'wallet') listener.onWallet(parseWallet(item));
       else {
         const execution = parseExecution(item);
-        this.newestExecTime = Math.max(this.newestExecTime, execution.execTime);
+        this.newestExecTime.set(execution.symbol, Math.max(this.newestExecTime.get(execution.symbol) ?? 0, execution.execTime));
         listener.onExecution(execution);
       }
     } catch (error) {
@@ -97,8 +99,8 @@ export class PrivateStream {
       let delivered = 0;
       const now = this.options.clock();
       for (const symbol of this.options.symbols) {
-        const since = this.newestExecTime > 0 ? this.newestExecTime - (this.options.overlapMs ?? 5_000) : (this.resumeFrom.get(symbol) ?? now - this.options.initialLookbackMs);
-        delivered += await this.backfillExecutions(symbol, since, now);
+        delivered += await this.backfillExecutions(symbol, this.backfillStart(symbol, now), now);
+        this.backfilledUntil.set(symbol, now);
         await this.backfillOrders(symbol);
       }
       await this.backfillWallet();
@@ -110,6 +112,18 @@ export class PrivateStream {
       if (this.backfilling === next) this.backfilling = undefined;
     });
     return next;
+  }
+
+  /**
+   * Where a symbol's backfill starts. The first one reaches back to the stored state's resume point (or
+   * initialLookbackMs), whatever the stream delivered meanwhile: a message of the new connection says
+   * nothing of what the gap before it missed. Later ones start from where both the last backfill and the
+   * stream got to, less an overlap (clocks and ordering are not exact; each execId is applied once).
+   */
+  private backfillStart(symbol: string, now: number): number {
+    const until = this.backfilledUntil.get(symbol);
+    if (until === undefined) return this.resumeFrom.get(symbol) ?? now - this.options.initialLookbackMs;
+    return Math.max(until, this.newestExecTime.get(symbol) ?? 0) - (this.options.overlapMs ?? 5_000);
   }
 
   private async backfillExecutions(symbol: string, startTime: number, endTime: number): Promise<number> {

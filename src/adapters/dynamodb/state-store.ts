@@ -126,6 +126,27 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
+  async claimPositions(shard: string, symbols: readonly string[], epoch: number): Promise<void> {
+    for (const symbol of symbols) {
+      try {
+        await this.options.client.send(
+          new UpdateItemCommand({
+            TableName: this.options.tables.positions,
+            Key: marshall({ shard, symbol }),
+            UpdateExpression: 'SET #epoch = :epoch',
+            // Only a stored position, and only from an older generation: a newer one's claim stands.
+            ConditionExpression: 'attribute_exists(#shard) AND #epoch < :epoch',
+            ExpressionAttributeNames: { '#shard': 'shard', '#epoch': 'epoch' },
+            ExpressionAttributeValues: marshall({ ':epoch': epoch }),
+          }),
+          this.signal(),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+  }
+
   async loadPositions(shard: string): Promise<PositionRecord[]> {
     return this.query(PositionRecordSchema, 'position', {
       TableName: this.options.tables.positions,

@@ -16,7 +16,7 @@ import type { FundingExecution, TradeExecution } from '../../../src/core/positio
 import { type QuoteTarget, initialVolatility, quoteTargets } from '../../../src/core/quoting.js';
 import { type Lots, type Side, type Ticks, lots, ticks } from '../../../src/core/units.js';
 import type { BreakerState } from '../../../src/engine/breaker.js';
-import { Engine, type EngineObserver, type EngineSettings, type OrderPath, type OrdersSentEvent, type SymbolSetup, type VenueOrderUpdate } from '../../../src/engine/engine.js';
+import { Engine, type EngineJournal, type EngineObserver, type EngineSettings, type OrderPath, type OrdersSentEvent, type SymbolSetup, type VenueOrderUpdate } from '../../../src/engine/engine.js';
 import type { RouterResult, StatusQuery } from '../../../src/engine/router.js';
 import { OrderLinkIds } from '../../../src/engine/tracker.js';
 import type { LogFields, LogLevel, Logger } from '../../../src/ports/logger.js';
@@ -379,6 +379,8 @@ export interface BookOptions {
 export interface HarnessOptions {
   /** Give the engine an observer recording what it sends (default true); false: no observer at all. */
   readonly observer?: boolean | EngineObserver;
+  /** Where the engine writes its changes behind the loop (none by default). */
+  readonly journal?: EngineJournal;
 }
 
 export interface TradeOptions {
@@ -434,6 +436,7 @@ export class EngineHarness {
       sleep: this.time.sleep,
       logger: this.logger,
       ...observerOption(options.observer ?? true, this.sentEvents),
+      ...(options.journal && { journal: options.journal }),
     });
   }
 

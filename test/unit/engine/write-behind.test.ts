@@ -7,7 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import { dec } from '../../../src/core/decimal.js';
 import { type Order, createOrder } from '../../../src/core/order.js';
 import { type TradeExecution, ExecutionLedger } from '../../../src/core/position.js';
-import { type FillRecord, type OrderRecord, type PositionRecord, fillRecord } from '../../../src/core/records.js';
+import { type FillRecord, type OrderRecord, type PositionRecord, fillRecord, orderRecord } from '../../../src/core/records.js';
 import type { Lots, Ticks } from '../../../src/core/units.js';
 import { WriteBehind, type WriteBehindSettings } from '../../../src/engine/write-behind.js';
 import type { BusEvent, EventPublisher, FillsWriteOutcome, OrderWriteOutcome, StateStore } from '../../../src/ports/state-store.js';
@@ -55,8 +55,19 @@ class MemoryStore implements StateStore {
     return Promise.resolve({ kind: 'written' });
   }
 
+  /** Clears that fail (the mark stays: a restart publishes the event again). */
+  failClears = 0;
+
   clearPendingEvent(_table: 'orders' | 'fills', _key: string, eventId: string): Promise<void> {
+    if (this.failClears > 0) {
+      this.failClears -= 1;
+      return Promise.reject(new Error('ProvisionedThroughputExceededException'));
+    }
     this.cleared.push(eventId);
+    return Promise.resolve();
+  }
+
+  claimPositions(): Promise<void> {
     return Promise.resolve();
   }
 
@@ -135,6 +146,10 @@ function acked(order: Order, status: 'New' | 'Cancelled', updatedTime: number): 
 }
 
 const soon = () => Date.now() + 5_000;
+
+function recordOf(order: Order): OrderRecord {
+  return orderRecord(order, BTCUSDT, { shard: 's', level: 0, epoch: 1, revision: 1, now: 1 });
+}
 
 describe('WriteBehind', () => {
   it('writes only the newest state of an order, announces each venue state once, and forgets it once closed', async () => {
@@ -260,6 +275,27 @@ describe('WriteBehind', () => {
     expect(await writeBehind.stop(Date.now() + 100)).toEqual({ unwritten: 2 });
     const logged = logger.entries.find((entry) => entry.message === 'state not written before stopping; its content follows');
     expect(logged?.fields).toMatchObject({ fills: [expect.objectContaining({ execId: 's1', fee: '-0.00065' })], orders: [expect.objectContaining({ intent: expect.objectContaining({ orderLinkId: 's-3-9' }) })] });
+  });
+
+  it('leaves a newer stored order alone, and an event whose mark could not be cleared is published once', async () => {
+    const store = new MemoryStore();
+    const bus = new MemoryBus();
+    const order = createOrder({ orderLinkId: 's-3-5', symbol: 'BTCUSDT', side: 'Buy', priceTicks: 650_000 as Ticks, qtyLots: 2 as Lots, createdAt: 1 });
+    // A newer generation wrote it meanwhile.
+    await store.putOrder({ ...recordOf(order), epoch: 99 });
+    const { writeBehind, logger } = journal(store, bus);
+    store.failClears = 1;
+    writeBehind.orderChanged(acked(order, 'New', 10), 0);
+    apply(writeBehind, trade('c1', 1));
+    writeBehind.start();
+    expect(await writeBehind.drained(soon())).toBe(true);
+    expect(store.orders.get('s-3-5')?.epoch).toBe(99);
+    expect(writeBehind.status()).toMatchObject({ staleOrders: 1, written: { orders: 0 } });
+    expect(logger.has('warn', 'a newer state of this order is stored; not overwritten')).toBe(true);
+    expect(bus.ids()).toEqual(['fill:c1']);
+    expect(store.cleared).toEqual([]);
+    expect(logger.has('warn', /could not mark an event as published/)).toBe(true);
+    await writeBehind.stop(soon());
   });
 
   it('carries on from a seed: revisions continue, and owed events are published', async () => {
