@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     aws: { dynamodb: clients.dynamodb, eventBridge: clients.eventBridge },
     // JSON logs of warnings and errors go to stderr; the status lines are the view here.
     logSink: (line) => {
-      if (!line.includes('"level":"debug"') && !line.includes('"level":"info"')) process.stderr.write(`${line}\n`);
+      if (line.includes('"level":"WARN"') || line.includes('"level":"ERROR"') || line.includes('"level":"CRITICAL"')) process.stderr.write(`${line}\n`);
     },
   });
   started.engine = engine;

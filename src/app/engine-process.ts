@@ -115,7 +115,16 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   let rotated = false;
   const provider = options.credentials;
   const credentials = await provider.get();
-  const logger = createLogger({ serviceName: `mmrb-engine-${config.shard}`, secrets: () => provider.secretValues(), ...(options.logSink && { sink: options.logSink }) });
+  const epoch = options.epoch ?? Math.floor(clock() / 100);
+  const logger = createLogger({
+    serviceName: `mmrb-engine-${config.shard}`,
+    secrets: () => provider.secretValues(),
+    level: config.engine.logLevel,
+    persistentKeys: { shard: config.shard, stage: config.stage },
+    // The prefix of every orderLinkId this generation sends: its log lines, orders, items and events share it.
+    correlationId: `${config.shard}-${epoch.toString(36)}`,
+    ...(options.logSink && { sink: options.logSink }),
+  });
   logger.info('starting', { shard: config.shard, stage: config.stage, symbols, keyId: credentials.keyId, restUrl: config.venue.restUrl });
 
   const auth = { key: credentials.apiKey, secret: credentials.apiSecret };
@@ -182,7 +191,6 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     tradeSocket.getWSClient().closeAll(true);
   };
 
-  const epoch = options.epoch ?? Math.floor(clock() / 100);
   const persistence = config.persistence;
   let journal: WriteBehind | undefined;
   let store: DynamoStateStore | undefined;

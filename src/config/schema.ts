@@ -156,6 +156,8 @@ const EngineSchema = z
     stopTimeoutMs: positiveInt().default(20_000),
     /** Interval of the status line and heartbeat, in milliseconds. */
     statusIntervalMs: positiveInt().default(1000),
+    /** Log lines below this level are not written. */
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** Interval of the CloudWatch metrics (EMF lines on stdout), in milliseconds; 60000 matches standard resolution. */
     metricsIntervalMs: positiveInt().default(60_000),
     /** Cancel venue orders that this engine does not know (e.g. left by a crashed predecessor). */

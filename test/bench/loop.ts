@@ -83,10 +83,11 @@ const LIVE_BOOK_MESSAGES_PER_SYMBOL_SECOND = 50;
 /**
  * The engine over a long run, accelerated: the simulator's market moves every 2 ms and its books are
  * pushed ten times as often as Bybit's (every 2 ms for depth 50), the engine quotes two symbols with state
- * and events on, and its resident memory is sampled every 5 s. An hour of live book messages takes about
- * six minutes.
+ * and events on, and its resident memory is sampled every 5 s, until it has handled `liveHours` of live
+ * book messages (two symbols at Bybit's push rate: 360,000 an hour), which takes about nine minutes here,
+ * or `maxDurationMs` has passed.
  */
-export async function benchEngineSoak(durationMs: number, persistence: BenchPersistence): Promise<SoakResult> {
+export async function benchEngineSoak(maxDurationMs: number, persistence: BenchPersistence, liveHours = 1): Promise<SoakResult> {
   const { child, config, aws } = await liveVenue({ busyPoll: false, persistence, shard: 'soak', timeScale: SOAK_TIME_SCALE });
   const probe = new TickToOrderProbe();
   const engine = await startEngineProcess({ config, credentials: traderCredentials(), logSink: () => undefined, observer: probe.observer, ...(aws && { aws }) });
@@ -95,7 +96,8 @@ export async function benchEngineSoak(durationMs: number, persistence: BenchPers
   const started = Date.now();
   const messagesBefore = probe.messages;
   const rssMb: number[] = [];
-  while (Date.now() - started < durationMs) {
+  const target = liveHours * LIVE_BOOK_MESSAGES_PER_SYMBOL_SECOND * 2 * 3_600;
+  while (Date.now() - started < maxDurationMs && probe.messages - messagesBefore < target) {
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     rssMb.push(process.memoryUsage().rss / 2 ** 20);
   }

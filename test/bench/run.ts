@@ -44,8 +44,8 @@ console.log(formatLatency(persisted.latency));
 console.log(formatLatency(persisted.written));
 const writes = persisted.stateWrites;
 if (writes) console.log(`${'engine loop (state and events on): items written'.padEnd(58)} ${String(writes.written.orders + writes.written.fills + writes.written.positions).padStart(12)}  (orders ${writes.written.orders}, fills ${writes.written.fills}, positions ${writes.written.positions}; events ${writes.written.events}; waiting at the end ${writes.pendingOrders + writes.pendingFills + writes.pendingEvents})`);
-// An hour of live book messages, accelerated (about six minutes), with state and events on: memory over time.
-const soakMs = Number(process.env.MMRB_BENCH_SOAK_MS ?? String(6 * 60_000));
+// An hour of live book messages, accelerated (about nine minutes here), with state and events on: memory over time.
+const soakMs = Number(process.env.MMRB_BENCH_SOAK_MS ?? String(15 * 60_000));
 // Not spawnSync: this process must keep reading the emulator's output meanwhile, or the emulator stalls.
 const soakRun = await runScript(['test/bench/soak.ts', moto.endpoint, names.stage, String(soakMs)]);
 const soakLine = /^SOAK (.*)$/m.exec(soakRun.stdout)?.[1];

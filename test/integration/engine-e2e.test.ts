@@ -96,7 +96,7 @@ describe('engine on the simulator', () => {
     // Nothing secret was logged, and no error either.
     const joined = logs.join('\n');
     expect(joined).not.toContain(TRADER.secret);
-    expect(logs.filter((line) => line.includes('"level":"error"'))).toEqual([]);
+    expect(logs.filter((line) => line.includes('"level":"ERROR"'))).toEqual([]);
     // The venue's position stream never disagreed with the positions built from executions for long.
     expect(logs.filter((line) => line.includes('position differs'))).toEqual([]);
   }, 90_000);

@@ -1,10 +1,15 @@
 /**
- * Structured JSON-lines logging that cannot leak credentials. Every line is built from a sanitised copy of
- * the message and fields: values under sensitive key names are replaced, and any occurrence of a current
- * secret value (asked for on every call, so a rotated key is covered at once) is cut out of every string.
- * The engine creates one logger and passes it to whatever needs it; there is no global instance.
+ * Structured JSON-lines logging on Powertools Logger, that cannot leak credentials.
+ *
+ * Lines have Powertools' shape (`level` in capitals, `message`, `timestamp`, `service`, `sampling_rate`,
+ * the persistent keys such as `correlation_id`, then the fields), so the same CloudWatch Logs Insights
+ * queries serve the engine and the Lambdas. What reaches Powertools is a sanitised copy of the message
+ * and fields: values under sensitive key names are replaced, and any occurrence of a current secret value
+ * (asked for on every call, so a rotated key is covered at once) is cut out of every string. A line that
+ * still holds a secret in another spelling is withheld. The engine creates one logger and passes it to
+ * whatever needs it; there is no global instance.
  */
-
+import { type LogItem, Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { LogFields, LogLevel, Logger } from '../../ports/logger.js';
 
 export type { LogFields, LogLevel, Logger } from '../../ports/logger.js';
@@ -15,6 +20,12 @@ export interface LoggerOptions {
   readonly secrets: () => Iterable<string>;
   /** Receives each line without its newline; defaults to stdout. */
   readonly sink?: (line: string) => void;
+  /** Lines below this level are not written (default info). */
+  readonly level?: LogLevel;
+  /** Written on every line, e.g. the shard and stage. */
+  readonly persistentKeys?: Readonly<Record<string, string>>;
+  /** `correlation_id` of every line: what ties them to the orders, items and events of the same run. */
+  readonly correlationId?: string;
 }
 
 export const REDACTED = '[redacted]';
@@ -24,34 +35,57 @@ export const SENSITIVE_KEY = /secret|password|signature|sign$|apiSecret|authoriz
 
 // Deep or huge structures (a whole SDK response) are cut off rather than walked without end.
 const MAX_DEPTH = 12;
-const RESERVED_KEYS = new Set(['level', 'message', 'timestamp', 'serviceName']);
+/** Keys Powertools writes itself: a field of the same name is kept beside them, prefixed with `_`. */
+const RESERVED_KEYS = new Set(['level', 'message', 'timestamp', 'service', 'sampling_rate', 'correlation_id', 'xray_trace_id']);
+const POWERTOOLS_LEVEL = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR' } as const;
+
+/** Powertools Logger, printing to a sink instead of its own console (tests, the local stack, the status view). */
+class SinkLogger extends PowertoolsLogger {
+  /** Set right after construction; Powertools may print before (a warning about its settings). */
+  sink: ((line: string) => void) | undefined;
+
+  protected override printLog(logLevel: number, log: LogItem): void {
+    if (!this.sink) {
+      super.printLog(logLevel, log);
+      return;
+    }
+    log.prepareForPrint();
+    this.sink(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
+  }
+}
 
 export function createLogger(options: LoggerOptions): Logger {
   const sink = options.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
-
-  const write = (level: LogLevel, message: string, fields: LogFields | undefined): void => {
-    const secrets = [...new Set(options.secrets())].filter((secret) => secret.length > 0);
-    const redact = textRedactor(secrets);
-    const timestamp = new Date().toISOString();
-    const own: [string, unknown][] = [
-      ['level', level],
-      ['message', redact(message)],
-      ['timestamp', timestamp],
-      ['serviceName', options.serviceName],
-    ];
-    const extra = Object.entries(sanitise(fields ?? {}, redact, 0, new Set()) as Record<string, unknown>).map(
-      // A field never overwrites the line's own keys; it is kept beside them instead.
-      ([key, value]): [string, unknown] => [RESERVED_KEYS.has(key) ? `_${key}` : key, value],
-    );
-    const record = Object.fromEntries([...own, ...extra]);
-    const line = JSON.stringify(record);
+  const state: { secrets: string[]; level: LogLevel } = { secrets: [], level: 'info' };
+  const powertools = new SinkLogger({
+    serviceName: options.serviceName,
+    logLevel: POWERTOOLS_LEVEL[options.level ?? 'info'],
+    ...(options.persistentKeys && { persistentKeys: { ...options.persistentKeys } }),
+  });
+  if (options.correlationId !== undefined) powertools.setCorrelationId(options.correlationId);
+  powertools.sink = (line) => {
     // Last line of defence: a secret that survived as a number, or only in its JSON-escaped spelling, means
     // the line is withheld rather than written.
+    const { secrets } = state;
     if (secrets.some((secret) => line.includes(secret) || line.includes(JSON.stringify(secret).slice(1, -1)))) {
-      sink(JSON.stringify({ level, message: `${REDACTED} log line withheld: it contained a secret value`, timestamp, serviceName: options.serviceName }));
+      sink(JSON.stringify({ level: POWERTOOLS_LEVEL[state.level], message: `${REDACTED} log line withheld: it contained a secret value`, timestamp: new Date().toISOString(), service: options.serviceName }));
       return;
     }
     sink(line);
+  };
+
+  const write = (level: LogLevel, message: string, fields: LogFields | undefined): void => {
+    const secrets = [...new Set(options.secrets())].filter((secret) => secret.length > 0);
+    state.secrets = secrets;
+    state.level = level;
+    const redact = textRedactor(secrets);
+    const extra = Object.fromEntries(
+      Object.entries(sanitise(fields ?? {}, redact, 0, new Set()) as Record<string, unknown>).map(
+        // A field never overwrites the line's own keys; it is kept beside them instead.
+        ([key, value]): [string, unknown] => [RESERVED_KEYS.has(key) ? `_${key}` : key, value],
+      ),
+    );
+    powertools[level](redact(message), extra);
   };
 
   return {

@@ -76,7 +76,7 @@ describe('defaults', () => {
       preferWebSocket: true,
       rateLimitHeadroomPercent: 20,
     });
-    expect(config.engine).toEqual({ healthPort: 8080, stopTimeoutMs: 20_000, statusIntervalMs: 1000, cancelUnknownOrders: true, busyPoll: false, metricsIntervalMs: 60_000 });
+    expect(config.engine).toEqual({ healthPort: 8080, stopTimeoutMs: 20_000, statusIntervalMs: 1000, cancelUnknownOrders: true, busyPoll: false, logLevel: 'info', metricsIntervalMs: 60_000 });
     expect(sources.get('risk.maxOpenOrders')).toBe('default');
     expect(sources.get('symbols.BTCUSDT.levels')).toBe('default');
     expect(sources.get('symbols.BTCUSDT.orderQty')).toBe('file');
@@ -88,8 +88,8 @@ describe('defaults', () => {
     const { sources } = load(minimal);
     const paths = [...sources.keys()];
     expect(paths).toEqual([...paths].sort());
-    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 6 engine, 9 persistence.
-    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 6 + 9);
+    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 7 engine, 9 persistence.
+    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 7 + 9);
     expect(paths).toContain('risk.markoutHorizonsMs');
     expect(paths).not.toContain('risk.markoutHorizonsMs.0');
   });

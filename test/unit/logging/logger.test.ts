@@ -6,7 +6,7 @@ const API_SECRET = 'sEcr3tV4lueN0b0dyM4yS33xxQQ99zz';
 
 function capture(secrets: readonly string[] = [API_KEY, API_SECRET]): { logger: Logger; lines: string[]; records: () => Record<string, unknown>[] } {
   const lines: string[] = [];
-  const logger = createLogger({ serviceName: 'engine', secrets: () => secrets, sink: (line) => lines.push(line) });
+  const logger = createLogger({ serviceName: 'engine', secrets: () => secrets, sink: (line) => lines.push(line), level: 'debug' });
   return { logger, lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
 
@@ -16,7 +16,7 @@ function only(records: Record<string, unknown>[]): Record<string, unknown> {
 }
 
 describe('lines', () => {
-  it('writes one JSON line per call with level, message, ISO timestamp, service name and the fields', () => {
+  it('writes one JSON line per call in Powertools\' shape: level, message, ISO timestamp, service, then the fields', () => {
     const { logger, lines, records } = capture();
     logger.debug('d');
     logger.info('quote placed', { symbol: 'BTCUSDT', levels: 2, nested: { ok: true } });
@@ -24,24 +24,34 @@ describe('lines', () => {
     logger.error('e');
     expect(lines.every((line) => !line.includes('\n'))).toBe(true);
     const [debug, info, warn, error] = records();
-    expect(debug?.level).toBe('debug');
-    expect(warn?.level).toBe('warn');
-    expect(error?.level).toBe('error');
+    expect(debug?.level).toBe('DEBUG');
+    expect(warn?.level).toBe('WARN');
+    expect(error?.level).toBe('ERROR');
     expect(info).toEqual({
-      level: 'info',
+      level: 'INFO',
       message: 'quote placed',
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as unknown,
-      serviceName: 'engine',
+      service: 'engine',
+      sampling_rate: 0,
       symbol: 'BTCUSDT',
       levels: 2,
       nested: { ok: true },
     });
   });
 
+  it('leaves out lines below its level, and writes its persistent keys and correlation id on every line', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ serviceName: 'engine', secrets: () => [], sink: (line) => lines.push(line), level: 'warn', persistentKeys: { shard: 's1' }, correlationId: 's1-abc' });
+    logger.debug('d');
+    logger.info('i');
+    logger.warn('w');
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([expect.objectContaining({ level: 'WARN', message: 'w', shard: 's1', correlation_id: 's1-abc' })]);
+  });
+
   it('never lets a field overwrite the line’s own keys', () => {
     const { logger, records } = capture();
-    logger.info('real', { level: 'fake', message: 'fake' });
-    expect(only(records())).toMatchObject({ level: 'info', message: 'real', _level: 'fake', _message: 'fake' });
+    logger.info('real', { level: 'fake', message: 'fake', service: 'fake', correlation_id: 'fake' });
+    expect(only(records())).toMatchObject({ level: 'INFO', message: 'real', service: 'engine', _level: 'fake', _message: 'fake', _service: 'fake', _correlation_id: 'fake' });
   });
 
   it('writes values JSON cannot: bigint, NaN, dates, maps, sets, bytes, cycles, toJSON, undefined', () => {
@@ -201,7 +211,7 @@ describe('a realistic sequence', () => {
   it('never writes the apiKey or apiSecret, whatever is logged around them', () => {
     const lines: string[] = [];
     const credentials = { apiKey: API_KEY, apiSecret: API_SECRET, keyId: '18234567', versionId: 'v-1' };
-    const logger = createLogger({ serviceName: 'engine', secrets: () => [credentials.apiKey, credentials.apiSecret], sink: (line) => lines.push(line) });
+    const logger = createLogger({ serviceName: 'engine', secrets: () => [credentials.apiKey, credentials.apiSecret], sink: (line) => lines.push(line), level: 'debug' });
 
     logger.info('credentials loaded', { keyId: credentials.keyId, versionId: credentials.versionId, reason: 'startup' });
     // A careless call that passes the whole credentials object.
