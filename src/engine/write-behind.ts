@@ -66,6 +66,8 @@ export interface WriteBehindStatus {
   readonly pendingOrders: number;
   readonly pendingFills: number;
   readonly pendingEvents: number;
+  /** Published events whose owed mark is still to be cleared. */
+  readonly pendingClears: number;
   readonly oldestPendingMs: number;
   readonly written: { readonly orders: number; readonly fills: number; readonly positions: number; readonly events: number };
   readonly retries: number;
@@ -92,6 +94,14 @@ interface PendingFill {
   attempts: number;
 }
 
+interface PendingClear {
+  readonly table: 'orders' | 'fills';
+  readonly key: string;
+  readonly eventId: string;
+  readonly since: number;
+  attempts: number;
+}
+
 interface PendingEvent {
   readonly event: BusEvent;
   /** The item whose owed mark is cleared once the event is on the bus. */
@@ -108,6 +118,8 @@ export class WriteBehind implements EngineJournal {
   private readonly fills = new Map<string, PendingFill[]>();
   private readonly execCounts = new Map<string, number>();
   private events: PendingEvent[] = [];
+  /** Owed marks of events already on the bus, still to clear. */
+  private readonly clears: PendingClear[] = [];
   private readonly written = { orders: 0, fills: 0, positions: 0, events: 0 };
   private retries = 0;
   private duplicateFills = 0;
@@ -176,6 +188,7 @@ export class WriteBehind implements EngineJournal {
       pendingOrders: this.orders.size,
       pendingFills,
       pendingEvents: this.events.length,
+      pendingClears: this.clears.length,
       oldestPendingMs: this.oldestPendingMs(this.deps.clock()),
       written: { ...this.written },
       retries: this.retries,
@@ -186,7 +199,7 @@ export class WriteBehind implements EngineJournal {
   }
 
   private pendingCount(): number {
-    let count = this.orders.size + this.events.length;
+    let count = this.orders.size + this.events.length + this.clears.length;
     for (const queue of this.fills.values()) count += queue.length;
     return count;
   }
@@ -196,6 +209,7 @@ export class WriteBehind implements EngineJournal {
     for (const entry of this.orders.values()) oldest = Math.min(oldest, entry.since);
     for (const queue of this.fills.values()) if (queue[0]) oldest = Math.min(oldest, queue[0].since);
     if (this.events[0]) oldest = Math.min(oldest, this.events[0].since);
+    if (this.clears[0]) oldest = Math.min(oldest, this.clears[0].since);
     return now - oldest;
   }
 
@@ -249,6 +263,7 @@ export class WriteBehind implements EngineJournal {
     for (const symbol of [...this.fills.keys()]) ok = (await this.writeFills(symbol)) && ok;
     ok = (await this.writeOrders()) && ok;
     ok = (await this.publishEvents()) && ok;
+    ok = (await this.writeClears()) && ok;
     this.consecutiveFailures = ok ? 0 : this.consecutiveFailures + 1;
     if (!ok) this.retries += 1;
     return ok;
@@ -384,15 +399,34 @@ export class WriteBehind implements EngineJournal {
 
   /** The events are on the bus: their items no longer owe them. A failure here costs a duplicate after a restart, nothing more. */
   private async clearOwed(published: readonly PendingEvent[]): Promise<void> {
-    await Promise.all(
-      published.map(async (entry) => {
-        try {
-          await this.deps.store.clearPendingEvent(entry.owner.table, entry.owner.key, entry.event.detail.eventId);
-        } catch (error) {
-          this.deps.logger.warn('could not mark an event as published; a restart will publish it again (same eventId)', { eventId: entry.event.detail.eventId, error: describe(error) });
-        }
-      }),
-    );
+    const now = this.deps.clock();
+    for (const entry of published) this.clears.push({ ...entry.owner, eventId: entry.event.detail.eventId, since: now, attempts: 0 });
+    await this.writeClears();
+  }
+
+  /**
+   * Clears the owed marks of published events, a few at a time; a failed one stays queued and is tried
+   * again (were the process to die first, the restart would publish the event once more, same eventId).
+   */
+  private async writeClears(): Promise<boolean> {
+    let ok = true;
+    const failed: PendingClear[] = [];
+    while (this.clears.length > 0) {
+      const slice = this.clears.splice(0, 8);
+      await Promise.all(
+        slice.map(async (entry) => {
+          try {
+            await this.deps.store.clearPendingEvent(entry.table, entry.key, entry.eventId);
+          } catch (error) {
+            ok = false;
+            failed.push(entry);
+            this.failed([entry], 'published marks', () => ({ eventId: entry.eventId }), error);
+          }
+        }),
+      );
+    }
+    this.clears.push(...failed);
+    return ok;
   }
 
   private failed<T extends { attempts: number }>(entries: readonly T[], what: string, content: (entry: T) => unknown, error: unknown): void {
@@ -425,6 +459,7 @@ export class WriteBehind implements EngineJournal {
         orders: [...this.orders.values()].map((entry) => entry.order),
         fills: [...this.fills.values()].flat().map((entry) => describeExecution(entry.execution)),
         events: this.events.map((entry) => entry.event),
+        publishedEventsStillMarkedOwed: this.clears.map((entry) => entry.eventId),
       });
     }
     return { unwritten };

@@ -118,7 +118,7 @@ describe('state writes under DynamoDB and EventBridge faults', () => {
     expect(faults.eventBridge.injected).toBeGreaterThan(0);
     expect(running.journal?.status().retries).toBeGreaterThan(0);
     expect((await running.stop('test over')).clean).toBe(true);
-    expect(running.journal?.status()).toMatchObject({ pendingOrders: 0, pendingFills: 0, pendingEvents: 0 });
+    expect(running.journal?.status()).toMatchObject({ pendingOrders: 0, pendingFills: 0, pendingEvents: 0, pendingClears: 0 });
     const report = await expectStoreEqualsVenue({ clients: aws.clients, names: aws.stage.names, rest, shard: SHARD, symbols: SYMBOLS, queueUrl, events });
     expect(report.venueFills).toBeGreaterThan(0);
   }, 180_000);

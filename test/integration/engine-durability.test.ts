@@ -62,7 +62,7 @@ async function runGeneration(moreFills: number): Promise<EngineProcess> {
   await eventually('fills', async () => ((await executionCount()) >= before + moreFills ? true : undefined), 60_000);
   const report = await engine.stop('generation over');
   expect(report.clean).toBe(true);
-  expect(engine.journal?.status()).toMatchObject({ pendingOrders: 0, pendingFills: 0, pendingEvents: 0, fenced: false, duplicateFills: 0 });
+  expect(engine.journal?.status()).toMatchObject({ pendingOrders: 0, pendingFills: 0, pendingEvents: 0, pendingClears: 0, fenced: false, duplicateFills: 0 });
   return engine;
 }
 
