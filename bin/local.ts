@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   const motoServer = await ensureMotoVenv({ venvDir, log: (line) => {
     console.log(`[moto] ${line}`);
   } });
-  const moto = await startMoto({ motoServer });
+  // Out of the terminal's process group: Ctrl-C stops the engine first, which still writes its last state.
+  const moto = await startMoto({ motoServer, ownProcessGroup: true });
   const clients = createAwsClients({ endpoint: moto.endpoint, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   let stopping = false;
   const started: { engine?: EngineProcess } = {};

@@ -103,6 +103,12 @@ export interface StartOptions {
   readonly motoServer: string;
   readonly host?: string;
   readonly readyTimeoutMs?: number;
+  /**
+   * Runs the server in a process group of its own, so that a terminal's Ctrl-C (sent to the whole
+   * foreground group) does not stop it before the engine has written its last state; the caller stops it,
+   * and it is killed when this process exits in any case.
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 async function freePort(host: string): Promise<number> {
@@ -132,9 +138,14 @@ function stopProcess(child: ChildProcess): Promise<void> {
   });
 }
 
-async function startOnce(motoServer: string, host: string, readyTimeoutMs: number): Promise<MotoServer> {
+async function startOnce(motoServer: string, host: string, readyTimeoutMs: number, ownProcessGroup: boolean): Promise<MotoServer> {
   const port = await freePort(host);
-  const child = spawn(motoServer, ['-H', host, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(motoServer, ['-H', host, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], detached: ownProcessGroup });
+  if (ownProcessGroup) {
+    process.once('exit', () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    });
+  }
   let stderrTail = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderrTail = (stderrTail + chunk.toString()).slice(-2_000);
@@ -160,11 +171,11 @@ async function startOnce(motoServer: string, host: string, readyTimeoutMs: numbe
 
 /** Starts moto on a free loopback port; retries on a port race. */
 export async function startMoto(options: StartOptions): Promise<MotoServer> {
-  const { motoServer, host = '127.0.0.1', readyTimeoutMs = 30_000 } = options;
+  const { motoServer, host = '127.0.0.1', readyTimeoutMs = 30_000, ownProcessGroup = false } = options;
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(motoServer, host, readyTimeoutMs);
+      return await startOnce(motoServer, host, readyTimeoutMs, ownProcessGroup);
     } catch (error) {
       lastError = error;
       if (!(error instanceof MotoSetupError) || error.message.startsWith('cannot start')) throw error;
