@@ -8,6 +8,9 @@
  *   OrderUpdate   order:<orderLinkId>:<updatedTime>:<status>
  *   Freeze        freeze:<freezeVersion>
  *   Unfreeze      unfreeze:<freezeVersion>
+ *   EngineHeartbeat  heartbeat:<shard>:<epoch>:<sentAt>
+ *
+ * docs/EVENTS.md describes the contract (sources, detail types, delivery, versioning).
  */
 import { z } from 'zod';
 import { isDecimalString } from './decimal.js';
@@ -21,7 +24,7 @@ export const EVENT_SOURCES = {
 } as const;
 export type EventSource = (typeof EVENT_SOURCES)[keyof typeof EVENT_SOURCES];
 
-export const DETAIL_TYPES = ['Fill', 'OrderUpdate', 'Freeze', 'Unfreeze'] as const;
+export const DETAIL_TYPES = ['Fill', 'OrderUpdate', 'Freeze', 'Unfreeze', 'EngineHeartbeat'] as const;
 export type DetailType = (typeof DETAIL_TYPES)[number];
 
 const decimalString = z.string().refine(isDecimalString, { message: 'expected a decimal string such as "65000.10"' });
@@ -127,19 +130,54 @@ export const UnfreezeEventV1Schema = z
   });
 export type UnfreezeEventV1 = z.infer<typeof UnfreezeEventV1Schema>;
 
+/**
+ * The engine is alive and says how it stands, every few seconds: the risk evaluator's stale-engine check
+ * (and its watchdog) reads the newest one per shard.
+ */
+export const EngineHeartbeatV1Schema = z
+  .strictObject({
+    schemaVersion: z.literal(1),
+    eventId: z.string(),
+    shard,
+    /** The generation's epoch (its lease's fencing token). */
+    epoch: z.number().int().nonnegative(),
+    sentAt: epochMs,
+    phase: z.enum(['starting', 'running', 'stopping', 'stopped']),
+    frozen: z.boolean(),
+    symbols: z
+      .array(
+        z.strictObject({
+          symbol,
+          quoting: z.boolean(),
+          /** Why it does not quote, if it does not. */
+          blockers: z.array(z.string().max(300)).max(20),
+          openOrders: z.number().int().nonnegative(),
+          position: decimalString,
+        }),
+      )
+      .max(200),
+  })
+  .refine((event) => event.eventId === `heartbeat:${event.shard}:${event.epoch}:${event.sentAt}`, {
+    message: 'eventId must be heartbeat:<shard>:<epoch>:<sentAt>',
+    path: ['eventId'],
+  });
+export type EngineHeartbeatV1 = z.infer<typeof EngineHeartbeatV1Schema>;
+
 /** Schemas by detail type and version. A new version is added here; old ones stay parseable. */
 const SCHEMAS = {
   Fill: { 1: FillEventV1Schema },
   OrderUpdate: { 1: OrderUpdateEventV1Schema },
   Freeze: { 1: FreezeEventV1Schema },
   Unfreeze: { 1: UnfreezeEventV1Schema },
+  EngineHeartbeat: { 1: EngineHeartbeatV1Schema },
 } as const satisfies Record<DetailType, Record<number, z.ZodType>>;
 
 export type EventDetail =
   | { readonly detailType: 'Fill'; readonly detail: FillEventV1 }
   | { readonly detailType: 'OrderUpdate'; readonly detail: OrderUpdateEventV1 }
   | { readonly detailType: 'Freeze'; readonly detail: FreezeEventV1 }
-  | { readonly detailType: 'Unfreeze'; readonly detail: UnfreezeEventV1 };
+  | { readonly detailType: 'Unfreeze'; readonly detail: UnfreezeEventV1 }
+  | { readonly detailType: 'EngineHeartbeat'; readonly detail: EngineHeartbeatV1 };
 
 export type ParseEventResult = { readonly ok: true; readonly event: EventDetail } | { readonly ok: false; readonly errors: readonly string[] };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type FillEventV1, type FreezeEventV1, type OrderUpdateEventV1, type UnfreezeEventV1, parseEventDetail } from '../../../src/core/events.js';
+import { type EngineHeartbeatV1, type FillEventV1, type FreezeEventV1, type OrderUpdateEventV1, type UnfreezeEventV1, parseEventDetail } from '../../../src/core/events.js';
 
 const fill: FillEventV1 = {
   schemaVersion: 1,
@@ -54,15 +54,33 @@ const unfreeze: UnfreezeEventV1 = {
   unfrozenAt: 1_700_000_100_000,
 };
 
+const heartbeat: EngineHeartbeatV1 = {
+  schemaVersion: 1,
+  eventId: 'heartbeat:shard-a:18000000000:1800000000000',
+  shard: 'shard-a',
+  epoch: 18_000_000_000,
+  sentAt: 1_800_000_000_000,
+  phase: 'running',
+  frozen: false,
+  symbols: [{ symbol: 'BTCUSDT', quoting: false, blockers: ['book stale: no update for 2000 ms'], openOrders: 0, position: '-0.004' }],
+};
+
 describe('parseEventDetail', () => {
   it.each([
     ['Fill', fill],
     ['OrderUpdate', orderUpdate],
     ['Freeze', freeze],
     ['Unfreeze', unfreeze],
+    ['EngineHeartbeat', heartbeat],
   ])('accepts a valid %s and returns it typed', (detailType, detail) => {
     const result = parseEventDetail(detailType, JSON.parse(JSON.stringify(detail)));
     expect(result).toEqual({ ok: true, event: { detailType, detail } });
+  });
+
+  it('refuses a heartbeat whose eventId is not its shard, epoch and time, or whose position is not a decimal', () => {
+    expect(parseEventDetail('EngineHeartbeat', { ...heartbeat, eventId: 'heartbeat:shard-a:1:1' })).toEqual({ ok: false, errors: ['eventId: eventId must be heartbeat:<shard>:<epoch>:<sentAt>'] });
+    const bad = parseEventDetail('EngineHeartbeat', { ...heartbeat, symbols: [{ ...heartbeat.symbols[0], position: 1.5 }] });
+    expect(bad).toMatchObject({ ok: false, errors: [expect.stringMatching(/^symbols\.0\.position: /)] });
   });
 
   it('names every bad field', () => {
