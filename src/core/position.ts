@@ -216,9 +216,11 @@ export class ExecutionLedger {
    * Carries on from a stored position (a restart): `appliedExecIds` are executions it already counts, which
    * a backfill will deliver again. Only before the symbol's first execution of this life.
    */
-  restore(position: Position, appliedExecIds: Iterable<string>): void {
-    if (this.positions.has(position.symbol)) throw new PositionError(`position of ${position.symbol} is already in use; restore it before any execution`);
-    this.positions.set(position.symbol, position);
+  restore(positions: readonly Position[], appliedExecIds: Iterable<string>): void {
+    for (const position of positions) {
+      if (this.positions.has(position.symbol)) throw new PositionError(`position of ${position.symbol} is already in use; restore it before any execution`);
+      this.positions.set(position.symbol, position);
+    }
     for (const execId of appliedExecIds) this.seenExecIds.add(execId);
   }
 

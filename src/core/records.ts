@@ -15,7 +15,7 @@ import { type Decimal, dec, isDecimalString } from './decimal.js';
 import type { FillEventV1, OrderUpdateEventV1 } from './events.js';
 import { type Instrument, formatPrice, formatQty } from './instrument.js';
 import { type Order, type OrderStatus, VENUE_ORDER_STATUSES, type VenueOrderReport, isOrderOpen, orderStatus } from './order.js';
-import { type Execution, type Position, pnlBreakdown } from './position.js';
+import { type Execution, type Position, realisedPnl } from './position.js';
 import type { Lots, Ticks } from './units.js';
 
 const side = z.enum(['Buy', 'Sell']);
@@ -211,7 +211,8 @@ export function fillRecord(execution: Execution, instrument: Instrument, meta: {
 
 export function positionRecord(position: Position, instrument: Instrument, meta: { shard: string; execCount: number; epoch: number; revision: number; now: number }): PositionRecord {
   // Realised figures need no mark; unrealised PnL moves with every tick and is the engine's to report.
-  const realised = pnlBreakdown({ ...position, sizeLots: 0n, costTickLots: 0n }, instrument, dec('0'));
+  const realised = realisedPnl(position, instrument);
+  const netRealised = realised.minus(position.feesPaid).plus(position.rebatesEarned).plus(position.fundingPnl);
   return {
     shard: meta.shard,
     symbol: position.symbol,
@@ -230,8 +231,8 @@ export function positionRecord(position: Position, instrument: Instrument, meta:
     revision: meta.revision,
     updatedAt: meta.now,
     position: dec(position.sizeLots).times(instrument.qtyStep).toFixed(),
-    realisedPnl: realised.realised.toFixed(),
-    netRealised: realised.net.toFixed(),
+    realisedPnl: realised.toFixed(),
+    netRealised: netRealised.toFixed(),
   };
 }
 

@@ -304,10 +304,7 @@ export class Engine {
   restore(state: RestoredState): void {
     if (this.phase !== 'created' || this.privateSynced) throw new Error('restore before the private stream and the engine start');
     const appliedExecIds = [...state.appliedExecIds];
-    for (const position of state.positions) {
-      if (!this.symbols.has(position.symbol)) continue;
-      this.tracker.restorePosition(position, appliedExecIds);
-    }
+    this.tracker.restorePositions(state.positions.filter((position) => this.symbols.has(position.symbol)), appliedExecIds);
     let orders = 0;
     for (const { order, level } of state.orders) {
       const setup = this.symbols.get(order.intent.symbol)?.setup;

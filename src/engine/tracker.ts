@@ -82,9 +82,9 @@ export class OrderTracker {
     this.track(order, slot);
   }
 
-  /** Carries on from a stored position: its executions are not applied again. */
-  restorePosition(position: Position, appliedExecIds: Iterable<string>): void {
-    this.ledger.restore(position, appliedExecIds);
+  /** Carries on from stored positions: the executions they count are not applied again. */
+  restorePositions(positions: readonly Position[], appliedExecIds: Iterable<string>): void {
+    this.ledger.restore(positions, appliedExecIds);
   }
 
   private track(order: Order, slot: QuoteSlot | undefined): void {

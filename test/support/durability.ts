@@ -159,24 +159,38 @@ export interface Faults {
   mode: FaultMode;
   /** Added before each request in 'slow' mode, ms. */
   slowMs: number;
+  /** Only these operations (e.g. 'UpdateItemCommand') meet the fault; all when empty. */
+  readonly only: Set<string>;
+  /** PutEvents entries the bus refuses, once each, by the detail's eventId (FailedEntryCount). */
+  readonly refuseEventIds: Set<string>;
   /** Requests that met a fault. */
   injected: number;
+  /** Every operation sent, in order, with the item count of a transaction (`TransactWriteItemsCommand:99`). */
+  readonly sent: string[];
 }
 
-interface ClientWithMiddleware {
-  readonly middlewareStack: { add(middleware: unknown, options: { step: 'finalizeRequest'; name: string }): void };
+type Middleware = (next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>, context: { commandName?: string }) => (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>;
+
+interface MiddlewareStack {
+  add(middleware: Middleware, options: { step: 'initialize' | 'finalizeRequest'; name: string }): void;
 }
 
 /**
- * Injects faults into a real SDK client, below its retry logic: throttling (400 ThrottlingException) and
- * server errors (500) as the service sends them, and slowness before the request goes out (past the
- * caller's timeout, the request is aborted). The emulator cannot produce these on demand.
+ * Injects faults into a real SDK client, which still talks to the emulator:
+ * - below its retry logic, throttling (400 ThrottlingException) and server errors (500) as the service
+ *   sends them, and slowness before the request goes out (past the caller's timeout, it is aborted);
+ * - above it, PutEvents entries refused as the bus refuses them: left out of the request, and reported
+ *   in the answer at their index with an ErrorCode.
+ * The emulator cannot produce these on demand.
  */
-export function injectFaults(client: ClientWithMiddleware, name: string): Faults {
-  const faults: Faults = { mode: 'none', slowMs: 0, injected: 0 };
-  const middleware = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+export function injectFaults(client: { readonly middlewareStack: unknown }, name: string): Faults {
+  // The SDK's stack is generic over each client's own types; these middlewares only read the common parts.
+  const stack = client.middlewareStack as MiddlewareStack;
+  const faults: Faults = { mode: 'none', slowMs: 0, only: new Set(), refuseEventIds: new Set(), injected: 0, sent: [] };
+  const failures: Middleware = (next, context) => async (args) => {
+    const command = context.commandName ?? '';
     const mode = faults.mode;
-    if (mode === 'none') return next(args);
+    if (mode === 'none' || (faults.only.size > 0 && !faults.only.has(command))) return next(args);
     faults.injected += 1;
     if (mode === 'slow') {
       await new Promise((resolve) => setTimeout(resolve, faults.slowMs));
@@ -185,6 +199,24 @@ export function injectFaults(client: ClientWithMiddleware, name: string): Faults
     const [errorName, status, message] = mode === 'throttle' ? ['ThrottlingException', 400, 'Rate of requests exceeds the allowed throughput.'] : ['InternalServerError', 500, 'Internal server error'];
     throw Object.assign(new Error(message), { name: errorName, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status, attempts: 1 } });
   };
-  client.middlewareStack.add(middleware, { step: 'finalizeRequest', name: `injected-faults-${name}` });
+  const refusals: Middleware = (next, context) => async (args) => {
+    const command = context.commandName ?? '';
+    const items = args.input.TransactItems;
+    faults.sent.push(Array.isArray(items) ? `${command}:${items.length}` : command);
+    const entries = args.input.Entries;
+    if (command !== 'PutEventsCommand' || !Array.isArray(entries)) return next(args);
+    const refused = new Set<number>();
+    entries.forEach((entry: { Detail?: string }, index) => {
+      const eventId = (JSON.parse(entry.Detail ?? '{}') as { eventId?: string }).eventId ?? '';
+      if (faults.refuseEventIds.delete(eventId)) refused.add(index);
+    });
+    if (refused.size === 0) return next(args);
+    const result = await next({ ...args, input: { ...args.input, Entries: entries.filter((_, index) => !refused.has(index)) } });
+    const accepted = [...((result.output.Entries as unknown[] | undefined) ?? [])];
+    const answer = entries.map((_, index) => (refused.has(index) ? { ErrorCode: 'InternalFailure', ErrorMessage: 'refused by the test' } : accepted.shift()));
+    return { ...result, output: { ...result.output, Entries: answer, FailedEntryCount: (Number(result.output.FailedEntryCount) || 0) + refused.size } };
+  };
+  stack.add(failures, { step: 'finalizeRequest', name: `injected-faults-${name}` });
+  stack.add(refusals, { step: 'initialize', name: `injected-refusals-${name}` });
   return faults;
 }
