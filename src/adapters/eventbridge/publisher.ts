@@ -4,13 +4,15 @@
  * JSON of a schema from src/core/events.ts; its eventId is what consumers deduplicate on.
  */
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { EVENT_SOURCES } from '../../core/events.js';
+import { EVENT_SOURCES, type EventSource } from '../../core/events.js';
 import type { BusEvent, EventPublisher } from '../../ports/state-store.js';
 
 export interface EventBridgePublisherOptions {
   readonly client: EventBridgeClient;
   readonly eventBusName: string;
   readonly requestTimeoutMs: number;
+  /** The events' `source`: the engine unless said otherwise (the Lambdas name themselves). */
+  readonly source?: EventSource;
 }
 
 /** PutEvents takes at most 10 entries. */
@@ -31,7 +33,7 @@ export class EventBridgePublisher implements EventPublisher {
     const entries = events.map((event) => {
       const detail = JSON.stringify(event.detail);
       if (detail.length > MAX_ENTRY_BYTES) throw new EventTooLargeError(`event ${event.detail.eventId} is ${detail.length} bytes`);
-      return { EventBusName: this.options.eventBusName, Source: EVENT_SOURCES.engine, DetailType: event.detailType, Detail: detail, Time: new Date(event.time) };
+      return { EventBusName: this.options.eventBusName, Source: this.options.source ?? EVENT_SOURCES.engine, DetailType: event.detailType, Detail: detail, Time: new Date(event.time) };
     });
     const answer = await this.options.client.send(new PutEventsCommand({ Entries: entries }), { abortSignal: AbortSignal.timeout(this.options.requestTimeoutMs) });
     if (!answer.FailedEntryCount) return [];
