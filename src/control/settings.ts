@@ -1,0 +1,82 @@
+/**
+ * Settings of the control-plane Lambdas (risk evaluator, freeze API), from one environment variable,
+ * `MMRB_CONTROL_SETTINGS`, holding JSON (the CDK app and the local stack write it from the same engine
+ * configuration). Validated with zod; a bad value stops the cold start with every problem named.
+ */
+import { z } from 'zod';
+import { SHARD_NAME, SHARD_NAME_RULE } from '../core/identifiers.js';
+
+export const CONTROL_SETTINGS_ENV = 'MMRB_CONTROL_SETTINGS';
+
+const symbol = z.string().regex(/^[A-Z0-9]{2,30}$/, { message: 'expected an upper-case symbol such as BTCUSDT' });
+const decimal = z.string().regex(/^\d+(\.\d+)?$/, { message: 'expected a non-negative decimal string such as "0.5"' });
+
+/** Limits the risk evaluator checks per symbol (quote currency USDT; quantities in base coin). */
+export const SymbolRiskLimitsSchema = z.strictObject({
+  /** Largest absolute net position, in base coin. */
+  maxPosition: decimal,
+  /** Largest absolute position value at the last fill price, in USDT. */
+  maxNotional: decimal,
+  /** The day's (UTC) trading loss that freezes, in USDT, as a positive number. */
+  maxDailyLoss: decimal,
+  /** Loss from the PnL high-water mark that freezes, in USDT. */
+  maxDrawdown: decimal,
+  /** Realised edge (PnL with fees and rebates per traded notional) below this over a window freezes, in basis points (may be negative). */
+  minEdgeBps: z.string().regex(/^-?\d+(\.\d+)?$/),
+  /** Windows the edge is measured over, in minutes. */
+  edgeWindowsMinutes: z.array(z.int().min(1).max(1440)).min(1).default([5, 60]),
+  /** Fewer traded notional than this in a window and its edge is not judged (noise), in USDT. */
+  minEdgeNotional: decimal.default('1000'),
+  /** More fills than this in one minute is an anomaly (runaway quoting, a stuck loop). */
+  maxFillsPerMinute: z.int().positive(),
+});
+export type SymbolRiskLimits = z.infer<typeof SymbolRiskLimitsSchema>;
+
+export const ControlSettingsSchema = z.strictObject({
+  /** Names every table, the bus and the secrets (src/resources/definitions.ts). */
+  stage: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/),
+  /** Each shard and the symbols its engine trades. */
+  shards: z.record(z.string().regex(SHARD_NAME, { message: SHARD_NAME_RULE }), z.array(symbol).min(1)),
+  venue: z.strictObject({
+    restUrl: z.url({ protocol: /^https?$/ }),
+    recvWindowMs: z.int().positive().default(5000),
+    /** Secrets Manager id of the trading key (the watchdog and a hard stop cancel with it). */
+    credentialsSecretId: z.string().min(1),
+  }),
+  /** A DynamoDB, EventBridge or venue request without an answer after this long fails, in ms. */
+  requestTimeoutMs: z.int().positive().default(3000),
+  risk: z.strictObject({
+    limits: z.record(symbol, SymbolRiskLimitsSchema),
+    /** An engine whose newest heartbeat is older than this is stale: freeze, and the watchdog cancels, in ms. */
+    heartbeatStaleMs: z.int().positive().default(30_000),
+    /** How long the pause lasts that a fill-rate anomaly causes, in ms (other breaches stop hard). */
+    fillRatePauseMs: z.int().positive().default(300_000),
+  }),
+});
+export type ControlSettings = z.infer<typeof ControlSettingsSchema>;
+
+export class ControlSettingsError extends Error {
+  override readonly name = 'ControlSettingsError';
+}
+
+/** Parses the settings from the environment; every bad field is named. */
+export function controlSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): ControlSettings {
+  const raw = env[CONTROL_SETTINGS_ENV];
+  if (raw === undefined || raw === '') throw new ControlSettingsError(`${CONTROL_SETTINGS_ENV} is not set`);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ControlSettingsError(`${CONTROL_SETTINGS_ENV} is not valid JSON`);
+  }
+  const parsed = ControlSettingsSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new ControlSettingsError(`${CONTROL_SETTINGS_ENV}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Every symbol of every shard. */
+export function allSymbols(settings: ControlSettings): string[] {
+  return [...new Set(Object.values(settings.shards).flat())].sort();
+}
