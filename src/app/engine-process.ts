@@ -9,6 +9,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
 import { RestVenueAccount, loadInstruments } from '../adapters/bybit/account.js';
@@ -18,6 +21,10 @@ import { RestOrderEntry, WebSocketOrderEntry } from '../adapters/bybit/order-ent
 import { PrivateStream } from '../adapters/bybit/private-stream.js';
 import { VenueQueryError, restStatusQuery } from '../adapters/bybit/queries.js';
 import { DynamoStateStore } from '../adapters/dynamodb/state-store.js';
+import { DynamoControlStore } from '../adapters/dynamodb/control-store.js';
+import { DynamoHeartbeatStore } from '../adapters/dynamodb/heartbeat-store.js';
+import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.js';
+import { ControlQueue } from '../adapters/sqs/control-queue.js';
 import { EventBridgePublisher } from '../adapters/eventbridge/publisher.js';
 import { type HealthServer, startHealthServer } from '../adapters/health/server.js';
 import { createLogger } from '../adapters/logging/logger.js';
@@ -34,7 +41,9 @@ import { OrderRouter } from '../engine/router.js';
 import { OrderLinkIds } from '../engine/tracker.js';
 import { WriteBehind } from '../engine/write-behind.js';
 import type { Logger } from '../ports/logger.js';
-import { resourceNames } from '../resources/definitions.js';
+import { engineControlQueueName, resourceNames } from '../resources/definitions.js';
+import { ControlLink } from './control-link.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { readStoredState } from './restore.js';
 import { enabledSymbols, engineSettings } from './settings.js';
 import { startBusyPoll } from './busy-poll.js';
@@ -67,14 +76,29 @@ export interface EngineProcessOptions {
   readonly observer?: EngineObserver;
   /** Called when the venue refuses our key and a refreshed one differs: the process should restart on it. */
   readonly onCredentialsRotated?: () => void;
-  /** Where state and events go (config.persistence.enabled): the stage's tables and bus, named by config.stage. */
-  readonly aws?: { readonly dynamodb: DynamoDBClient; readonly eventBridge: EventBridgeClient };
+  /**
+   * Where state and events go (config.persistence.enabled): the stage's tables and bus, named by config.stage.
+   * With persistence the engine also holds the shard's lease and follows the control state; with an SQS
+   * client it long-polls its control queue too (without one, it reads the control state every
+   * control.pollIntervalMs only).
+   */
+  readonly aws?: { readonly dynamodb: DynamoDBClient; readonly eventBridge: EventBridgeClient; readonly sqs?: SQSClient };
+  /** Ends a standby's wait for the lease (a stop requested before this process ever traded). */
+  readonly signal?: AbortSignal;
+  /** This process's name as the lease's owner; host, pid and a random part by default. */
+  readonly owner?: string;
+  /** Called once when the lease is lost (another generation may trade): the process should stop. */
+  readonly onLeaseLost?: (detail: string) => void;
 }
 
 export interface EngineProcess {
   readonly engine: Engine;
   /** The write-behind of state and events, when persistence is enabled. */
   readonly journal: WriteBehind | undefined;
+  /** The link to the control plane, when persistence is enabled. */
+  readonly control: ControlLink | undefined;
+  /** The lease's epoch this generation trades under (its orderLinkIds carry it). */
+  readonly epoch: number;
   readonly logger: Logger;
   readonly healthUrl: string;
   /** Graceful stop: the engine cancels everything and waits, then the connections close. */
@@ -115,15 +139,38 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   let rotated = false;
   const provider = options.credentials;
   const credentials = await provider.get();
-  const epoch = options.epoch ?? Math.floor(clock() / 100);
-  const logger = createLogger({
+  const persistence = config.persistence;
+  if (persistence.enabled && !options.aws) throw new Error('persistence is enabled (persistence.enabled) but no DynamoDB and EventBridge clients were given');
+  const aws = persistence.enabled ? options.aws : undefined;
+  const names = resourceNames(config.stage);
+  const loggerBase = {
     serviceName: `mmrb-engine-${config.shard}`,
     secrets: () => provider.secretValues(),
     level: config.engine.logLevel,
     persistentKeys: { shard: config.shard, stage: config.stage },
+    ...(options.logSink && { sink: options.logSink }),
+  };
+  // The single-writer lease comes before anything touches the venue: a standby only waits.
+  let epoch = options.epoch ?? Math.floor(clock() / 100);
+  let leaseKeeper: LeaseKeeper | undefined;
+  if (aws) {
+    leaseKeeper = new LeaseKeeper({
+      store: new DynamoLeaseStore({ client: aws.dynamodb, table: names.tables.control, requestTimeoutMs: persistence.requestTimeoutMs }),
+      shard: config.shard,
+      owner: options.owner ?? `${hostname()}/${process.pid.toString()}/${randomUUID().slice(0, 8)}`,
+      ttlMs: config.lease.ttlMs,
+      renewIntervalMs: config.lease.renewIntervalMs,
+      standbyRetryMs: config.lease.standbyRetryMs,
+      clock,
+      sleep,
+      logger: createLogger(loggerBase),
+    });
+    epoch = (await leaseKeeper.acquire(options.signal)).epoch;
+  }
+  const logger = createLogger({
+    ...loggerBase,
     // The prefix of every orderLinkId this generation sends: its log lines, orders, items and events share it.
     correlationId: `${config.shard}-${epoch.toString(36)}`,
-    ...(options.logSink && { sink: options.logSink }),
   });
   logger.info('starting', { shard: config.shard, stage: config.stage, symbols, keyId: credentials.keyId, restUrl: config.venue.restUrl });
 
@@ -191,16 +238,15 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     tradeSocket.getWSClient().closeAll(true);
   };
 
-  const persistence = config.persistence;
   let journal: WriteBehind | undefined;
   let store: DynamoStateStore | undefined;
-  if (persistence.enabled) {
-    if (!options.aws) throw new Error('persistence is enabled (persistence.enabled) but no DynamoDB and EventBridge clients were given');
-    const names = resourceNames(config.stage);
-    store = new DynamoStateStore({ client: options.aws.dynamodb, tables: names.tables, requestTimeoutMs: persistence.requestTimeoutMs });
+  let publisher: EventBridgePublisher | undefined;
+  if (aws) {
+    store = new DynamoStateStore({ client: aws.dynamodb, tables: names.tables, requestTimeoutMs: persistence.requestTimeoutMs });
+    publisher = new EventBridgePublisher({ client: aws.eventBridge, eventBusName: names.eventBus, requestTimeoutMs: persistence.requestTimeoutMs });
     journal = new WriteBehind({
       store,
-      publisher: new EventBridgePublisher({ client: options.aws.eventBridge, eventBusName: names.eventBus, requestTimeoutMs: persistence.requestTimeoutMs }),
+      publisher,
       shard: config.shard,
       epoch,
       instruments,
@@ -218,6 +264,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const bookStartedAt: { at: number | undefined } = { at: undefined };
 
   const streams: { private?: PrivateStream } = {};
+  const links: { control?: ControlLink } = {};
   const engine = new Engine({
     settings,
     router,
@@ -237,7 +284,53 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       },
     },
     ...(journal && { journal }),
+    onSelfFreeze: (reason, detail) => {
+      void links.control?.selfFreeze(reason, detail);
+    },
   });
+
+  // The control plane: freezes in, the engine's own freezes and its heartbeat out.
+  let controlQueue: ControlQueue | undefined;
+  const lostLease = { detail: undefined as string | undefined };
+  const onLost = (detail: string): void => {
+    if (lostLease.detail !== undefined) return;
+    lostLease.detail = detail;
+    engine.fence(detail);
+    options.onLeaseLost?.(detail);
+  };
+  if (aws && publisher) {
+    const control = new ControlLink({
+      engine,
+      shard: config.shard,
+      epoch,
+      symbols,
+      store: new DynamoControlStore({ client: aws.dynamodb, tables: names.tables, requestTimeoutMs: persistence.requestTimeoutMs }),
+      heartbeats: new DynamoHeartbeatStore({ client: aws.dynamodb, table: names.tables.control, requestTimeoutMs: persistence.requestTimeoutMs }),
+      publisher,
+      pollIntervalMs: config.control.pollIntervalMs,
+      heartbeatIntervalMs: config.control.heartbeatIntervalMs,
+      clock,
+      logger,
+      onSuperseded: onLost,
+    });
+    links.control = control;
+    if (aws.sqs) {
+      const queueName = engineControlQueueName(config.stage, config.shard);
+      const sqs = aws.sqs;
+      const queueUrl = await startupRead(`the control queue ${queueName}`, async () => (await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }))).QueueUrl, () => false);
+      if (queueUrl === undefined) throw new Error(`the control queue ${queueName} has no URL`);
+      controlQueue = new ControlQueue({
+        client: sqs,
+        queueUrl,
+        waitSeconds: config.control.queueWaitSeconds,
+        logger,
+        sleep,
+        onWake: () => control.refresh(),
+      });
+    } else {
+      logger.warn('no SQS client: the control state is read every control.pollIntervalMs only', { pollIntervalMs: config.control.pollIntervalMs });
+    }
+  }
 
   const convert = (source: string, work: () => void): void => {
     try {
@@ -343,14 +436,21 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     }
     await privateStream.start();
     marketData.start();
+    // Read before quoting: an engine that starts while frozen stays frozen.
+    const control = links.control;
+    if (control) await startupRead('the control state', () => control.refresh(), (error) => !(error instanceof RecordError));
     await engine.start();
   } catch (error) {
     // Nothing may be left running: the caller exits or retries.
     marketData.stop();
     closeSockets();
     await journal?.stop(clock() + FLUSH_ON_STOP_MS);
+    await leaseKeeper?.release();
     throw error;
   }
+  links.control?.start();
+  controlQueue?.start();
+  leaseKeeper?.startRenewing(onLost);
   const health: HealthServer = await startHealthServer({
     port: config.engine.healthPort,
     source: { live: () => engine.live(), ready: () => engine.ready(), status: () => ({ ...engine.status(), stateWrites: journal?.status() }) },
@@ -369,8 +469,13 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const stop = (reason: string): Promise<StopReport> => {
     stopped ??= (async () => {
       const report = await engine.stop(rotated ? `${reason} (credentials rotated)` : reason);
+      await controlQueue?.stop();
+      links.control?.stop();
       // The cancels' final reports are in the queues by now: written before the process goes.
       await journal?.stop(clock() + FLUSH_ON_STOP_MS);
+      // The last heartbeat says "stopped", so the watchdog does not take a clean stop for a dead engine.
+      if (lostLease.detail === undefined) await links.control?.beat();
+      await leaseKeeper?.release();
       busyPoll?.stop();
       clearInterval(ticker);
       clearInterval(metricsTimer);
@@ -382,5 +487,5 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     })();
     return stopped;
   };
-  return { engine, journal, logger, healthUrl: health.url, stop };
+  return { engine, journal, control: links.control, epoch, logger, healthUrl: health.url, stop };
 }

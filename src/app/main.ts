@@ -13,9 +13,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { parseArgs } from 'node:util';
 import { ConfigError, formatConfig, loadConfig } from '../config/config.js';
 import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from './engine-process.js';
+import { StandbyAbortedError } from './lease-keeper.js';
 import { statusLines } from './status-line.js';
 
 /** Exit codes: 0 stopped clean, 1 stopped with doubts or failed, 2 bad configuration or usage. */
@@ -37,12 +39,15 @@ async function main(): Promise<number> {
   }
   const { config } = loaded;
   const secrets = new SecretsManagerClient({ region: config.region });
-  const aws = { dynamodb: new DynamoDBClient({ region: config.region }), eventBridge: new EventBridgeClient({ region: config.region }) };
+  const aws = { dynamodb: new DynamoDBClient({ region: config.region }), eventBridge: new EventBridgeClient({ region: config.region }), sqs: new SQSClient({ region: config.region }) };
   const closeClients = (): void => {
     secrets.destroy();
     aws.dynamodb.destroy();
     aws.eventBridge.destroy();
+    aws.sqs.destroy();
   };
+  // A stop requested while this process waits as a standby ends the wait: it never traded.
+  const standby = new AbortController();
   const started: { process?: EngineProcess } = {};
   let stopRequested: string | undefined;
   const fate = { failed: false };
@@ -55,6 +60,7 @@ async function main(): Promise<number> {
         resolve(1);
       }, config.engine.stopTimeoutMs + 5_000).unref();
       // A signal during start is honoured once the engine is up (it may already have quotes out).
+      standby.abort();
       if (!started.process) return;
       void started.process.stop(signal).then(
         (report) => {
@@ -88,15 +94,30 @@ async function main(): Promise<number> {
     });
   });
 
-  const process_ = await startEngineProcess({
-    config,
-    credentials: secretsManagerCredentials(config, secrets),
-    ...(config.persistence.enabled && { aws }),
-    onCredentialsRotated: () => {
-      // The bybit-api clients hold the key they were built with: restart on the new one, gracefully.
-      process.kill(process.pid, 'SIGTERM');
-    },
-  });
+  let process_: EngineProcess;
+  try {
+    process_ = await startEngineProcess({
+      config,
+      credentials: secretsManagerCredentials(config, secrets),
+      ...(config.persistence.enabled && { aws }),
+      signal: standby.signal,
+      onCredentialsRotated: () => {
+        // The bybit-api clients hold the key they were built with: restart on the new one, gracefully.
+        process.kill(process.pid, 'SIGTERM');
+      },
+      onLeaseLost: () => {
+        // Another generation may be trading: stop (own orders only) and exit 1; the orchestrator restarts
+        // this one, which then waits as a standby.
+        fate.failed = true;
+        process.kill(process.pid, 'SIGTERM');
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof StandbyAbortedError)) throw error;
+    console.error(JSON.stringify({ level: 'INFO', message: 'stopped while waiting as a standby; never traded', stop: stopRequested }));
+    closeClients();
+    return 0;
+  }
   started.process = process_;
   if (stopRequested !== undefined) {
     const report = await process_.stop(stopRequested);

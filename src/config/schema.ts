@@ -197,6 +197,29 @@ const PersistenceSchema = z
   .refine((persistence) => persistence.backoffMaxMs >= persistence.backoffBaseMs, { message: 'backoffMaxMs must be >= backoffBaseMs', path: ['backoffMaxMs'] })
   .prefault({});
 
+const LeaseSchema = z
+  .strictObject({
+    /** How long a taken or renewed lease lasts; a standby takes over this long after the holder's last renewal, in milliseconds. */
+    ttlMs: positiveInt().min(1_000).default(15_000),
+    /** How often the holder renews, in milliseconds; a third of ttlMs leaves two renewals to fail before the lease is lost. */
+    renewIntervalMs: positiveInt().default(5_000),
+    /** How often a standby tries to take the lease, in milliseconds. */
+    standbyRetryMs: positiveInt().default(2_000),
+  })
+  .refine((lease) => lease.renewIntervalMs * 2 < lease.ttlMs, { message: 'renewIntervalMs must be under half of ttlMs', path: ['renewIntervalMs'] })
+  .prefault({});
+
+const ControlSchema = z
+  .strictObject({
+    /** Long-poll wait of the engine's control queue, in seconds (SQS allows 0..20). */
+    queueWaitSeconds: z.int().min(0).max(20).default(20),
+    /** The control state is read this often even without a message (the fallback), in milliseconds. */
+    pollIntervalMs: positiveInt().default(5_000),
+    /** Interval of the engine heartbeat (control table and bus), in milliseconds; the risk evaluator's stale limit must be several of these. */
+    heartbeatIntervalMs: positiveInt().default(5_000),
+  })
+  .prefault({});
+
 const engineShape = {
   /** This task's shard of symbols; it prefixes every orderLinkId (36 characters in all), hence at most 20. */
   shard: z.string().regex(SHARD_NAME, { message: SHARD_NAME_RULE }),
@@ -213,6 +236,10 @@ const engineShape = {
   router: RouterSchema,
   engine: EngineSchema,
   persistence: PersistenceSchema,
+  /** The single-writer lease of the shard (needs persistence: it lives in the control table). */
+  lease: LeaseSchema,
+  /** Freeze and unfreeze from the control plane, and the heartbeat (need persistence). */
+  control: ControlSchema,
 };
 
 /** The effective configuration, after defaults, file, environment and symbolDefaults are merged. */

@@ -108,6 +108,21 @@ export interface EngineDeps {
   readonly observer?: EngineObserver;
   /** Where state changes are written behind the loop (DynamoDB, EventBridge); none keeps state in memory only. */
   readonly journal?: EngineJournal;
+  /**
+   * Told when the engine freezes itself (edge collapse, drawdown), so that the freeze is written to the
+   * control plane, where operators see it and lift it (applyControl then lifts it here too).
+   */
+  readonly onSelfFreeze?: (reason: string, detail: string) => void;
+}
+
+/** The control plane's freeze, as it applies to this engine's symbols now (src/core/control.ts). */
+export interface ControlView {
+  /** The control state's version; an older view than the last applied is ignored. */
+  readonly version: number;
+  /** This engine's symbols frozen now (a pause past its resume time is not). */
+  readonly frozenSymbols: readonly string[];
+  /** Why, for the blockers and the logs. */
+  readonly reason: string | undefined;
 }
 
 /** The write-behind, as the engine sees it: it is told every change, and it may forbid quoting (lagging writes). */
@@ -183,6 +198,10 @@ export interface WalletStatus {
 export interface EngineStatus {
   readonly phase: EnginePhase;
   readonly frozen: FreezeState | undefined;
+  /** The control plane's freeze as applied: its version and the symbols it freezes here. */
+  readonly control: { readonly version: number; readonly frozenSymbols: readonly string[]; readonly reason: string | undefined };
+  /** Why this generation may no longer trade (it lost the shard's lease), if so. */
+  readonly fenced: string | undefined;
   readonly privateStreamSynced: boolean;
   readonly wallet: WalletStatus | undefined;
   readonly breaker: BreakerState;
@@ -243,6 +262,11 @@ export class Engine {
   readonly tracker: OrderTracker;
   private phase: EnginePhase = 'created';
   private frozen: FreezeState | undefined;
+  /** The control version applied when the engine froze itself: a later version lifting every freeze lifts this one too. */
+  private frozenAtControlVersion = 0;
+  private control: { version: number; frozen: ReadonlySet<string>; reason: string | undefined } = { version: -1, frozen: new Set(), reason: undefined };
+  /** Set once the lease is lost: nothing account-wide is sent any more, since another generation may own the orders. */
+  private fenced: string | undefined;
   private privateSynced = false;
   private wallet: WalletStatus | undefined;
   private readonly symbols = new Map<string, SymbolState>();
@@ -360,6 +384,20 @@ export class Engine {
     const settleBy = startedAt + settings.stopTimeoutMs / 2;
     while (this.inFlight.size > 0 && clock() < settleBy) await sleep(20);
     let remaining = Number.NaN;
+    if (this.fenced !== undefined) {
+      // Another generation holds the shard: a cancel-all would cancel its orders too. Only our own go,
+      // one by one through the router (requote cancels what rests while stopping).
+      while (clock() < deadline) {
+        for (const state of this.symbols.values()) this.requote(state);
+        remaining = this.totalOpenOrders();
+        if (remaining === 0) break;
+        await sleep(50);
+      }
+      this.phase = 'stopped';
+      const report: StopReport = { clean: remaining === 0, remainingOpenOrders: remaining, elapsedMs: clock() - startedAt };
+      logger.warn('stopped after losing the lease: own orders cancelled one by one, no cancel-all', { ...report });
+      return report;
+    }
     while (clock() < deadline) {
       try {
         // Counted only from a pass the venue answered in full: a failed pass proves nothing.
@@ -414,13 +452,58 @@ export class Engine {
     }
   }
 
-  /** Freezes quoting and cancels everything over REST; only an operator unfreezes (the freeze issue). */
+  /**
+   * Freezes quoting and cancels everything over REST (edge collapse, drawdown). The freeze is handed to
+   * the control plane (onSelfFreeze), where only an operator lifts it.
+   */
   freeze(reason: string, detail: string): void {
     if (this.frozen) return;
     this.frozen = { reason, detail, at: this.deps.clock() };
+    this.frozenAtControlVersion = this.control.version;
     this.deps.logger.error('frozen: quoting stopped, cancelling everything', { reason, detail });
     for (const symbol of this.symbols.keys()) this.cancelAllOwed.add(symbol);
     this.settleOwedCancelAlls();
+    this.deps.onSelfFreeze?.(reason, detail);
+  }
+
+  /**
+   * Applies the control plane's freeze: newly frozen symbols stop quoting and are cancelled over REST;
+   * newly unfrozen ones are reconciled with the venue before they quote again. A view older than the one
+   * applied (a slow read overtaken by a newer one) changes nothing.
+   */
+  applyControl(view: ControlView): void {
+    if (view.version < this.control.version) return;
+    const before = this.control.frozen;
+    const after = new Set(view.frozenSymbols.filter((symbol) => this.symbols.has(symbol)));
+    this.control = { version: view.version, frozen: after, reason: view.reason };
+    const { logger } = this.deps;
+    for (const symbol of after) {
+      if (before.has(symbol)) continue;
+      logger.error('frozen by the control plane: quoting stopped, cancelling everything', { symbol, version: view.version, reason: view.reason });
+      this.cancelAllOwed.add(symbol);
+    }
+    this.settleOwedCancelAlls();
+    for (const symbol of before) {
+      const state = this.symbols.get(symbol);
+      if (after.has(symbol) || !state) continue;
+      logger.warn('unfrozen by the control plane: reconciling, then quoting', { symbol, version: view.version });
+      state.reconciled = false;
+    }
+    // The self-freeze went to the control plane; a later version that freezes nothing here lifted it.
+    if (this.frozen && after.size === 0 && view.version > this.frozenAtControlVersion) this.unfreeze(`control version ${view.version}`);
+    for (const state of this.symbols.values()) this.requote(state);
+  }
+
+  /**
+   * The shard's lease is lost (a renewal refused, or it ran out): another generation may be trading. Quoting
+   * stops and this generation's own orders are cancelled one by one; nothing account-wide is sent again.
+   */
+  fence(detail: string): void {
+    if (this.fenced !== undefined) return;
+    this.fenced = detail;
+    this.cancelAllOwed.clear();
+    this.deps.logger.error('lease lost: quoting stopped, cancelling our own orders', { detail, openOrders: this.totalOpenOrders() });
+    for (const state of this.symbols.values()) this.requote(state);
   }
 
   unfreeze(by: string): void {
@@ -609,6 +692,8 @@ export class Engine {
     const reasons: string[] = [];
     if (this.phase !== 'running') reasons.push(`engine ${this.phase}`);
     if (this.frozen) reasons.push(`frozen (${this.frozen.reason})`);
+    if (this.control.frozen.has(state.symbol)) reasons.push(`frozen by the control plane (version ${this.control.version}: ${this.control.reason ?? 'no reason given'})`);
+    if (this.fenced !== undefined) reasons.push(`lease lost (${this.fenced})`);
     if (!this.privateSynced) reasons.push('private stream not synced');
     if (!state.reconciled) reasons.push('not reconciled');
     if (!state.bookSynced) reasons.push(state.bookIssue);
@@ -1073,6 +1158,10 @@ export class Engine {
   // ---------------------------------------------------------------- cancel everything over REST
 
   private settleOwedCancelAlls(): void {
+    if (this.fenced !== undefined) {
+      this.cancelAllOwed.clear();
+      return;
+    }
     for (const symbol of [...this.cancelAllOwed]) {
       this.cancelAllOwed.delete(symbol);
       const work = this.deps.account.cancelAll(symbol).then(
@@ -1150,6 +1239,8 @@ export class Engine {
     return {
       phase: this.phase,
       frozen: this.frozen,
+      control: { version: this.control.version, frozenSymbols: [...this.control.frozen], reason: this.control.reason },
+      fenced: this.fenced,
       privateStreamSynced: this.privateSynced,
       wallet: this.wallet,
       breaker: this.deps.breakerState(now),

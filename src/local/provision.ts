@@ -12,10 +12,10 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
+import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { CreateSecretCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { type QueueId, type ResourceNames, type TableDefinition, QUEUES, SECRETS, TABLES, resourceNames } from '../resources/definitions.js';
+import { type QueueId, type ResourceNames, type RuleDefinition, type TableDefinition, QUEUES, RULES, SECRETS, TABLES, engineControlQueueName, resourceNames, ruleName } from '../resources/definitions.js';
 
 export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
@@ -80,6 +80,7 @@ async function ignoreIfExists(work: Promise<unknown>, existsError: abstract new 
 export interface ProvisionedStage {
   readonly names: ResourceNames;
   readonly queueUrls: Readonly<Record<QueueId, string>>;
+  readonly queueArns: Readonly<Record<QueueId, string>>;
 }
 
 /** Creates every table, the bus, the queues (with their DLQs) and empty secrets of `stage`. */
@@ -133,5 +134,44 @@ export async function provisionStage(clients: AwsClients, stage: string): Promis
     ),
   );
 
-  return { names, queueUrls };
+  return { names, queueUrls, queueArns };
+}
+
+export interface ProvisionedRouting {
+  /** Each shard's control queue URL. */
+  readonly controlQueueUrls: Readonly<Record<string, string>>;
+}
+
+/**
+ * The bus's routing of `stage` (src/resources/definitions.ts RULES): fills to the risk evaluator's queue,
+ * and Freeze and Unfreeze to each shard's own control queue (created here, with the shared DLQ).
+ */
+export async function provisionRouting(clients: AwsClients, stage: ProvisionedStage, shards: readonly string[]): Promise<ProvisionedRouting> {
+  const { names } = stage;
+  const putRule = async (rule: RuleDefinition, name: string, targetArn: string) => {
+    await clients.eventBridge.send(new PutRuleCommand({ Name: name, EventBusName: names.eventBus, EventPattern: JSON.stringify(rule.pattern), State: 'ENABLED', Description: rule.purpose }));
+    await clients.eventBridge.send(new PutTargetsCommand({ Rule: name, EventBusName: names.eventBus, Targets: [{ Id: rule.target, Arn: targetArn }] }));
+  };
+  await putRule(RULES.fillsToRisk, ruleName(names.stage, 'fillsToRisk'), stage.queueArns.riskFills);
+  const controlQueueUrls: Record<string, string> = {};
+  const control = QUEUES.engineControl;
+  for (const shard of shards) {
+    const created = await clients.sqs.send(
+      new CreateQueueCommand({
+        QueueName: engineControlQueueName(names.stage, shard),
+        Attributes: {
+          VisibilityTimeout: String(control.visibilityTimeoutSeconds),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: stage.queueArns.engineControlDlq, maxReceiveCount: control.maxReceiveCount ?? 5 }),
+        },
+      }),
+    );
+    const url = created.QueueUrl;
+    if (!url) throw new Error(`CreateQueue returned no URL for the control queue of ${shard}`);
+    const attributes = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+    const arn = attributes.Attributes?.QueueArn;
+    if (!arn) throw new Error(`GetQueueAttributes returned no QueueArn for ${url}`);
+    await putRule(RULES.controlToEngine, ruleName(names.stage, 'controlToEngine', shard), arn);
+    controlQueueUrls[shard] = url;
+  }
+  return { controlQueueUrls };
 }

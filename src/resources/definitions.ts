@@ -97,7 +97,8 @@ export const QUEUES: Readonly<Record<QueueId, QueueDefinition>> = {
   riskFillsDlq: { id: 'riskFillsDlq', purpose: 'Fill events the risk evaluator could not process.', visibilityTimeoutSeconds: 60 },
   engineControl: {
     id: 'engineControl',
-    purpose: 'Freeze and unfreeze events the engine long-polls.',
+    // One per shard (engineControlQueueName): a message is consumed once, and every shard's engine needs every freeze.
+    purpose: 'Freeze and unfreeze events the engine long-polls; this is the name stem of the one queue per shard.',
     deadLetterQueue: 'engineControlDlq',
     maxReceiveCount: 5,
     visibilityTimeoutSeconds: 30,
@@ -148,4 +149,41 @@ export function resourceNames(stage: string): ResourceNames {
     queues: mapIds(Object.keys(QUEUES) as QueueId[], name),
     secrets: mapIds(Object.keys(SECRETS) as SecretId[], (id) => `${PROJECT_PREFIX}/${stage}/${kebab(id)}`),
   };
+}
+
+/** The control queue of one shard's engine: `mmrb-<stage>-engine-control-<shard>`. */
+export function engineControlQueueName(stage: string, shard: string): string {
+  return `${resourceNames(stage).queues.engineControl}-${shard}`;
+}
+
+export type RuleId = 'fillsToRisk' | 'controlToEngine';
+
+export interface RuleDefinition {
+  readonly id: RuleId;
+  readonly purpose: string;
+  /** The event pattern (EventBridge JSON); sources and detail types as in src/core/events.ts. */
+  readonly pattern: Readonly<Record<string, readonly string[]>>;
+  /** The queue it delivers to; for controlToEngine, each shard's own queue. */
+  readonly target: QueueId;
+}
+
+export const RULES: Readonly<Record<RuleId, RuleDefinition>> = {
+  fillsToRisk: {
+    id: 'fillsToRisk',
+    purpose: 'Fill events to the risk evaluator\'s queue.',
+    pattern: { source: ['mm-rebate-bot.engine'], 'detail-type': ['Fill'] },
+    target: 'riskFills',
+  },
+  controlToEngine: {
+    id: 'controlToEngine',
+    purpose: 'Freeze and unfreeze events to each shard engine\'s control queue.',
+    pattern: { source: ['mm-rebate-bot.risk-evaluator', 'mm-rebate-bot.freeze-api', 'mm-rebate-bot.engine'], 'detail-type': ['Freeze', 'Unfreeze'] },
+    target: 'engineControl',
+  },
+};
+
+/** The rule's name; controlToEngine has one per shard. */
+export function ruleName(stage: string, id: RuleId, shard?: string): string {
+  const base = `${PROJECT_PREFIX}-${stage}-${kebab(id)}`;
+  return shard === undefined ? base : `${base}-${shard}`;
 }

@@ -49,6 +49,8 @@ describe('status line', () => {
   const base = (overrides: Partial<EngineStatus> = {}): EngineStatus => ({
     phase: 'running',
     frozen: undefined,
+    control: { version: 0, frozenSymbols: [], reason: undefined },
+    fenced: undefined,
     privateStreamSynced: true,
     wallet: undefined,
     breaker: 'closed',
