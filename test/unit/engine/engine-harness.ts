@@ -381,6 +381,8 @@ export interface HarnessOptions {
   readonly observer?: boolean | EngineObserver;
   /** Where the engine writes its changes behind the loop (none by default). */
   readonly journal?: EngineJournal;
+  /** Told when the engine freezes itself. */
+  readonly onSelfFreeze?: (reason: string, detail: string) => void;
 }
 
 export interface TradeOptions {
@@ -437,6 +439,7 @@ export class EngineHarness {
       logger: this.logger,
       ...observerOption(options.observer ?? true, this.sentEvents),
       ...(options.journal && { journal: options.journal }),
+      ...(options.onSelfFreeze && { onSelfFreeze: options.onSelfFreeze }),
     });
   }
 
