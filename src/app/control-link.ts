@@ -45,7 +45,7 @@ const EXPIRY_CHECK_MS = 1_000;
 export class ControlLink {
   private state: ControlState = INITIAL_CONTROL_STATE;
   private reading: Promise<void> | undefined;
-  private again = false;
+  private readonly pending = { again: false };
   private readonly timers: NodeJS.Timeout[] = [];
   private lastView = '';
   reads = 0;
@@ -57,20 +57,25 @@ export class ControlLink {
     return this.state;
   }
 
+  /** Whether a wake-up came during the last read (a method: the linter cannot see the flag flip across the await). */
+  private readAgain(): boolean {
+    return this.pending.again;
+  }
+
   /** Reads the control state and applies it; concurrent calls share one read, and a call during a read gets another after it. */
   refresh(): Promise<void> {
     if (this.reading) {
-      this.again = true;
+      this.pending.again = true;
       return this.reading;
     }
     this.reading = (async () => {
       try {
         do {
-          this.again = false;
+          this.pending.again = false;
           this.state = await this.options.store.read();
           this.reads += 1;
           this.apply();
-        } while (this.again);
+        } while (this.readAgain());
       } finally {
         this.reading = undefined;
       }

@@ -153,6 +153,13 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   // The single-writer lease comes before anything touches the venue: a standby only waits.
   let epoch = options.epoch ?? Math.floor(clock() / 100);
   let leaseKeeper: LeaseKeeper | undefined;
+  // Until the engine exists, a loss is only remembered (the engine is fenced as soon as it is built).
+  const leaseLoss: { detail: string | undefined; onLost: (detail: string) => void } = {
+    detail: undefined,
+    onLost: (detail) => {
+      leaseLoss.detail ??= detail;
+    },
+  };
   if (aws) {
     leaseKeeper = new LeaseKeeper({
       store: new DynamoLeaseStore({ client: aws.dynamodb, table: names.tables.control, requestTimeoutMs: persistence.requestTimeoutMs }),
@@ -166,6 +173,10 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       logger: createLogger(loggerBase),
     });
     epoch = (await leaseKeeper.acquire(options.signal)).epoch;
+    // Renewed from now on: the start (restore, backfill, reconciliation) may take longer than the lease.
+    leaseKeeper.startRenewing((detail) => {
+      leaseLoss.onLost(detail);
+    });
   }
   const logger = createLogger({
     ...loggerBase,
@@ -284,6 +295,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       },
     },
     ...(journal && { journal }),
+    ...(leaseKeeper && { lease: leaseKeeper }),
     onSelfFreeze: (reason, detail) => {
       void links.control?.selfFreeze(reason, detail);
     },
@@ -298,6 +310,8 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     engine.fence(detail);
     options.onLeaseLost?.(detail);
   };
+  if (leaseLoss.detail !== undefined) onLost(leaseLoss.detail);
+  leaseLoss.onLost = onLost;
   if (aws && publisher) {
     const control = new ControlLink({
       engine,
@@ -450,7 +464,6 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   }
   links.control?.start();
   controlQueue?.start();
-  leaseKeeper?.startRenewing(onLost);
   const health: HealthServer = await startHealthServer({
     port: config.engine.healthPort,
     source: { live: () => engine.live(), ready: () => engine.ready(), status: () => ({ ...engine.status(), stateWrites: journal?.status() }) },

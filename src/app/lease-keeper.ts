@@ -38,6 +38,18 @@ export class LeaseKeeper {
 
   constructor(private readonly options: LeaseKeeperOptions) {}
 
+  /**
+   * Why this generation may not trade at `now`: the lease is lost, or it runs out within one renewal
+   * interval without having been renewed (a process that was paused must not trade on waking).
+   */
+  blocker(now: number): string | undefined {
+    if (this.lost) return 'lease lost';
+    const lease = this.lease;
+    if (!lease) return 'no lease';
+    if (now >= lease.expiresAt - this.options.renewIntervalMs) return `lease not renewed; it expires at ${new Date(lease.expiresAt).toISOString()}`;
+    return undefined;
+  }
+
   /** The lease held, if any. */
   current(): Lease | undefined {
     return this.lost ? undefined : this.lease;

@@ -113,6 +113,12 @@ export interface EngineDeps {
    * control plane, where operators see it and lift it (applyControl then lifts it here too).
    */
   readonly onSelfFreeze?: (reason: string, detail: string) => void;
+  /**
+   * The shard's lease, as the engine checks it on every decision: why this generation may not trade now
+   * (the lease is lost, or about to run out unrenewed: a process paused past its expiry must not send a
+   * single order when it wakes, before its renewal timer has had a chance to notice).
+   */
+  readonly lease?: { blocker(now: number): string | undefined };
 }
 
 /** The control plane's freeze, as it applies to this engine's symbols now (src/core/control.ts). */
@@ -693,7 +699,8 @@ export class Engine {
     if (this.phase !== 'running') reasons.push(`engine ${this.phase}`);
     if (this.frozen) reasons.push(`frozen (${this.frozen.reason})`);
     if (this.control.frozen.has(state.symbol)) reasons.push(`frozen by the control plane (version ${this.control.version}: ${this.control.reason ?? 'no reason given'})`);
-    if (this.fenced !== undefined) reasons.push(`lease lost (${this.fenced})`);
+    const lease = this.leaseIssue(now);
+    if (lease !== undefined) reasons.push(lease);
     if (!this.privateSynced) reasons.push('private stream not synced');
     if (!state.reconciled) reasons.push('not reconciled');
     if (!state.bookSynced) reasons.push(state.bookIssue);
@@ -1157,8 +1164,14 @@ export class Engine {
 
   // ---------------------------------------------------------------- cancel everything over REST
 
+  /** Why this generation may not trade now for want of the lease, if so. */
+  private leaseIssue(now: number): string | undefined {
+    if (this.fenced !== undefined) return `lease lost (${this.fenced})`;
+    return this.deps.lease?.blocker(now);
+  }
+
   private settleOwedCancelAlls(): void {
-    if (this.fenced !== undefined) {
+    if (this.leaseIssue(this.deps.clock()) !== undefined) {
       this.cancelAllOwed.clear();
       return;
     }

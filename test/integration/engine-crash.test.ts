@@ -27,7 +27,7 @@ const SEED = Number(process.env.MMRB_CRASH_SEED ?? '20261124');
 const SHARD = 'crash';
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'] as const;
 
-const aws = useProvisionedStage();
+const aws = useProvisionedStage(['crash']);
 let sim: Simulator;
 let rest: RestClientV5;
 let queueUrl: string;
@@ -47,7 +47,8 @@ afterAll(async () => {
   await sim.close();
 });
 
-const settings = () => ({ stage: aws.stage.names.stage, persistence: { enabled: true, flushIntervalMs: 20 } });
+// A short lease: each generation after a SIGKILL waits as a standby until its predecessor's lease expires.
+const settings = () => ({ stage: aws.stage.names.stage, persistence: { enabled: true, flushIntervalMs: 20 }, lease: { ttlMs: 1_500, renewIntervalMs: 500, standbyRetryMs: 100 } });
 
 async function openOrders(): Promise<string[]> {
   const ids: string[] = [];

@@ -1,7 +1,7 @@
 /** AWS clients and per-test-file stages on the emulator that global-setup.ts started. */
 import { afterAll, beforeAll } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { type AwsClients, type ProvisionedStage, createAwsClients, destroyAwsClients, provisionStage } from '../../src/local/provision.js';
+import { type AwsClients, type ProvisionedRouting, type ProvisionedStage, createAwsClients, destroyAwsClients, provisionRouting, provisionStage } from '../../src/local/provision.js';
 import { MOTO_ENV } from './moto-env.js';
 
 export function motoEndpoint(): string {
@@ -30,14 +30,20 @@ export async function provisionTestStage(clients: AwsClients): Promise<Provision
 export interface TestStage {
   readonly clients: AwsClients;
   readonly stage: ProvisionedStage;
+  /** The bus's rules and each shard's control queue. */
+  readonly routing: ProvisionedRouting;
 }
 
-/** Provisions a fresh stage before the file's tests and closes its clients after them. */
-export function useProvisionedStage(): TestStage {
-  const context: { clients?: AwsClients; stage?: ProvisionedStage } = {};
+/**
+ * Provisions a fresh stage before the file's tests and closes its clients after them; with `shards`, the
+ * bus's routing too (the engines of those shards long-poll their control queues, which must exist).
+ */
+export function useProvisionedStage(shards: readonly string[] = []): TestStage {
+  const context: { clients?: AwsClients; stage?: ProvisionedStage; routing?: ProvisionedRouting } = {};
   beforeAll(async () => {
     context.clients = testClients();
     context.stage = await provisionTestStage(context.clients);
+    context.routing = await provisionRouting(context.clients, context.stage, shards);
   });
   afterAll(() => {
     if (context.clients) destroyAwsClients(context.clients);
@@ -52,6 +58,9 @@ export function useProvisionedStage(): TestStage {
     },
     get stage() {
       return ready(context.stage);
+    },
+    get routing() {
+      return ready(context.routing);
     },
   };
 }
