@@ -62,9 +62,12 @@ export const TABLES: Readonly<Record<TableId, TableDefinition>> = {
   },
   control: {
     id: 'control',
-    purpose: 'Control state (freeze), per-shard leases and heartbeats; one item per key, versioned.',
+    purpose: 'Control state (freeze), per-shard leases and heartbeats, and the risk evaluator\'s exposure and seen-fill markers; one item per key.',
     partitionKey: { name: 'pk', type: 'S' },
     globalIndexes: [],
+    // Seen-fill markers and minute buckets expire (epoch seconds); the lease's own `expiresAt` is in ms,
+    // which TTL reads as a date thousands of years ahead, so leases are never removed by it.
+    timeToLiveAttribute: 'expiresAt',
   },
   audit: {
     id: 'audit',

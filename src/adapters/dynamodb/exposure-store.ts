@@ -155,7 +155,7 @@ export class DynamoExposureStore {
                 Key: { pk: { S: exposureKeys.minute(fill.symbol, minute) } },
                 ...add,
                 // The bucket's own minute, not the time of writing: a late fill does not keep an old bucket longer.
-                UpdateExpression: `${add.UpdateExpression.replace('SET #symbol = :symbol', 'SET #symbol = :symbol, #expiresAt = :expiresAt')}`,
+                UpdateExpression: add.UpdateExpression.replace('SET #symbol = :symbol', 'SET #symbol = :symbol, #expiresAt = :expiresAt'),
                 ExpressionAttributeNames: { ...add.ExpressionAttributeNames, '#expiresAt': 'expiresAt' },
                 ExpressionAttributeValues: { ...add.ExpressionAttributeValues, ':expiresAt': { N: String((minute + 1) * 60 + this.minuteTtlSeconds) } },
               },

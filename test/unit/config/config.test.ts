@@ -88,8 +88,8 @@ describe('defaults', () => {
     const { sources } = load(minimal);
     const paths = [...sources.keys()];
     expect(paths).toEqual([...paths].sort());
-    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 7 engine, 9 persistence.
-    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 7 + 9);
+    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 7 engine, 9 persistence, 3 lease, 3 control.
+    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 7 + 9 + 3 + 3);
     expect(paths).toContain('risk.markoutHorizonsMs');
     expect(paths).not.toContain('risk.markoutHorizonsMs.0');
   });
@@ -354,6 +354,6 @@ describe('formatConfig', () => {
     expect(lines).toContain('risk.maxOpenOrders = 80  (file)');
     expect(lines).toContain('risk.markoutHorizonsMs = [1000,5000,30000]  (default)');
     expect(lines).toContain('venue.credentialsSecretId = "mmrb/local/trading-key"  (file)');
-    expect(lines[0]).toBe('engine.busyPoll = false  (default)');
+    expect(lines[0]).toBe('control.heartbeatIntervalMs = 5000  (default)');
   });
 });
