@@ -18,11 +18,14 @@ import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { useProvisionedStage } from '../support/aws.js';
 import { eventually, spawnEngine, storeTraderKey, testConfig, testConfigDocument, venueOpenOrders, venueOrderHistory } from '../support/engine.js';
 import { DEFAULT_KEYS } from '../../sim/simulator.js';
+import { buildRiskEvaluator } from '../../lambdas/risk-evaluator.js';
+import { ControlSettingsSchema } from '../../src/control/settings.js';
 import { TRADER } from '../support/sim.js';
 
 const SHARD = 'ctl';
 const PAIR = 'pair';
-const aws = useProvisionedStage([SHARD, PAIR]);
+const WATCHED = 'dog';
+const aws = useProvisionedStage([SHARD, PAIR, WATCHED]);
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'] as const;
 const OPERATOR = 'arn:aws:iam::123456789012:user/operator';
 let sim: Simulator;
@@ -206,4 +209,45 @@ describe('the single-writer lease', () => {
     // The second generation's epoch (the fencing token) is larger.
     expect(parseInt(generationOf(secondGeneration[0]?.orderLinkId ?? ''), 36)).toBeGreaterThan(parseInt(firstGeneration, 36));
   }, 120_000);
+});
+
+describe('the watchdog', () => {
+  it('cancels everything at the venue when the engine is killed, and freezes its symbols', async () => {
+    // Disconnect-cancel set to its longest (300 s), so that what cancels here is the watchdog, not the venue.
+    const document = testConfigDocument(aws.stage.names.secrets.tradingKey, WATCHED, {
+      ...settings(WATCHED),
+      venue: { credentialsSecretId: aws.stage.names.secrets.tradingKey, dcpWindowSeconds: 300 },
+      control: { queueWaitSeconds: 20, pollIntervalMs: 60_000, heartbeatIntervalMs: 500 },
+    });
+    const evaluator = buildRiskEvaluator({
+      settings: ControlSettingsSchema.parse({
+        stage: aws.stage.names.stage,
+        shards: { [WATCHED]: [...SYMBOLS] },
+        venue: { restUrl: sim.restUrl, credentialsSecretId: aws.stage.names.secrets.tradingKey },
+        risk: { limits: {}, heartbeatStaleMs: 2_000 },
+      }),
+      clients: aws.clients,
+      logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+      metrics: { count: () => undefined },
+    });
+    const engine = spawnEngine(sim, document);
+    await eventually('the engine quoting', () => (engine.output.join('').includes('"message":"quoting"') ? true : undefined), 30_000);
+    await eventually('orders live', () => (openInExchange(`${WATCHED}-`).length >= 4 ? true : undefined));
+    // Alive: the scheduled run leaves it alone.
+    const versionBefore = (await store().read()).version;
+    await evaluator.onSchedule(Date.now());
+    expect((await store().read()).version).toBe(versionBefore);
+
+    engine.child.kill('SIGKILL');
+    await engine.exited;
+    expect(openInExchange(`${WATCHED}-`).length).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 2_600));
+    await evaluator.onSchedule(Date.now());
+    expect(openInExchange(`${WATCHED}-`)).toEqual([]);
+    const state = await store().read();
+    expect(state.freeze).toMatchObject({ mode: 'hard', reason: { code: 'stale-engine' } });
+    expect([...(state.freeze?.symbols ?? [])].sort()).toEqual([...SYMBOLS].sort());
+    const audit = await store().history(1);
+    expect(audit[0]).toMatchObject({ action: 'freeze', actor: 'risk-evaluator' });
+  }, 60_000);
 });
