@@ -4,6 +4,7 @@
  * configuration). Validated with zod; a bad value stops the cold start with every problem named.
  */
 import { z } from 'zod';
+import type { EngineConfig } from '../config/config.js';
 import { SHARD_NAME, SHARD_NAME_RULE } from '../core/identifiers.js';
 
 export const CONTROL_SETTINGS_ENV = 'MMRB_CONTROL_SETTINGS';
@@ -79,4 +80,47 @@ export function controlSettingsFromEnv(env: Readonly<Record<string, string | und
 /** Every symbol of every shard. */
 export function allSymbols(settings: ControlSettings): string[] {
   return [...new Set(Object.values(settings.shards).flat())].sort();
+}
+
+/** Defaults of the limits the engine configuration does not carry. */
+const DEFAULT_MAX_FILLS_PER_MINUTE = 300;
+
+/**
+ * The control-plane settings for the shards of these engine configurations (one per shard, same stage):
+ * each symbol's position and notional limits are the engine's own, the daily loss and drawdown limits its
+ * `risk.maxDrawdown`, the edge floor its `risk.edgeCollapseBps`. The CDK app and the local stack both
+ * build the Lambdas' settings this way, so the evaluator checks the limits the engine was configured with.
+ */
+export function controlSettingsOf(configs: readonly EngineConfig[], overrides: { readonly restUrl?: string; readonly heartbeatStaleMs?: number } = {}): ControlSettings {
+  const [first] = configs;
+  if (!first) throw new ControlSettingsError('at least one engine configuration is needed');
+  const shards: Record<string, string[]> = {};
+  const limits: Record<string, z.input<typeof SymbolRiskLimitsSchema>> = {};
+  for (const config of configs) {
+    if (config.stage !== first.stage) throw new ControlSettingsError(`every shard must be of one stage: ${config.shard} is of ${config.stage}, not ${first.stage}`);
+    shards[config.shard] = Object.entries(config.symbols)
+      .filter(([, symbol]) => symbol.enabled)
+      .map(([name]) => name)
+      .sort();
+    for (const [name, symbol] of Object.entries(config.symbols)) {
+      limits[name] = {
+        maxPosition: symbol.maxPosition,
+        maxNotional: symbol.maxNotional,
+        maxDailyLoss: config.risk.maxDrawdown,
+        maxDrawdown: config.risk.maxDrawdown,
+        minEdgeBps: config.risk.edgeCollapseBps,
+        maxFillsPerMinute: DEFAULT_MAX_FILLS_PER_MINUTE,
+      };
+    }
+  }
+  return ControlSettingsSchema.parse({
+    stage: first.stage,
+    shards,
+    venue: { restUrl: overrides.restUrl ?? first.venue.restUrl, recvWindowMs: first.venue.recvWindowMs, credentialsSecretId: first.venue.credentialsSecretId },
+    risk: {
+      limits,
+      // Several heartbeats: one late heartbeat is not a dead engine.
+      heartbeatStaleMs: overrides.heartbeatStaleMs ?? Math.max(30_000, first.control.heartbeatIntervalMs * 6),
+    },
+  });
 }

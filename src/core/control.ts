@@ -146,14 +146,17 @@ export function decideAutoResume(state: ControlState, actor: string, now: number
 
 const symbolName = z.string().regex(/^[A-Z0-9]{2,30}$/, { message: 'expected an upper-case symbol such as BTCUSDT' });
 
-export const ActiveFreezeSchema = z.strictObject({
-  mode: z.enum(['pause', 'hard']),
-  symbols: z.array(symbolName).max(200),
-  reason: z.strictObject({ code: z.enum(FREEZE_REASON_CODES), message: z.string().min(1).max(500) }),
-  actor: z.string().min(1).max(2048),
-  frozenAt: z.int().nonnegative(),
-  resumeAt: z.int().nonnegative().optional(),
-});
+export const ActiveFreezeSchema = z
+  .strictObject({
+    mode: z.enum(['pause', 'hard']),
+    symbols: z.array(symbolName).max(200),
+    reason: z.strictObject({ code: z.enum(FREEZE_REASON_CODES), message: z.string().min(1).max(500) }),
+    actor: z.string().min(1).max(2048),
+    frozenAt: z.int().nonnegative(),
+    resumeAt: z.int().nonnegative().optional(),
+  })
+  // A pause always lifts itself at a time, and a hard stop never does: an item that says otherwise is corrupt.
+  .refine((freeze) => (freeze.mode === 'pause') === (freeze.resumeAt !== undefined), { message: 'a pause has a resumeAt and a hard stop has none', path: ['resumeAt'] });
 
 /** The control item as stored (pk `control`); the freeze is absent while nothing is frozen. */
 export const ControlItemSchema = z.strictObject({
