@@ -13,13 +13,23 @@ import { type EngineProcess, secretsManagerCredentials, startEngineProcess } fro
 import { statusLines } from '../src/app/status-line.js';
 import { loadConfig } from '../src/config/config.js';
 import { ensureMotoVenv, startMoto } from '../src/local/moto.js';
-import { createAwsClients, destroyAwsClients, provisionStage } from '../src/local/provision.js';
+import { createAwsClients, destroyAwsClients, provisionRouting, provisionStage } from '../src/local/provision.js';
+import { controlSettingsOf } from '../src/control/settings.js';
+import { createLogger } from '../src/adapters/logging/logger.js';
+import { type LocalControlPlane, startLocalControlPlane } from './local-control-plane.js';
 
 const STAGE = 'local';
 const REGION = 'ap-southeast-1';
 const TRADER_KEY = 'SIMTRADERKEY0001';
+/** Where `npm run ops` finds the freeze API by default (src/control/ops-cli.ts). */
+const FREEZE_API_PORT = Number(process.env.MMRB_FREEZE_API_PORT ?? 8787);
+const LOCAL_OPERATOR = 'arn:aws:iam::000000000000:user/local-operator';
+/** The risk evaluator's schedule: every minute in AWS; every 10 s here, so a stale engine is seen sooner. */
+const SCHEDULE_INTERVAL_MS = 10_000;
 
 async function main(): Promise<void> {
+  // The Lambdas' EMF metric lines mean something to CloudWatch only; here they would bury the status lines.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const venvDir = fileURLToPath(new URL('../.venv', import.meta.url));
   const motoServer = await ensureMotoVenv({ venvDir, log: (line) => {
     console.log(`[moto] ${line}`);
@@ -28,7 +38,7 @@ async function main(): Promise<void> {
   const moto = await startMoto({ motoServer, ownProcessGroup: true });
   const clients = createAwsClients({ endpoint: moto.endpoint, region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   let stopping = false;
-  const started: { engine?: EngineProcess } = {};
+  const started: { engine?: EngineProcess; controlPlane?: LocalControlPlane } = {};
   let stopVenue: () => Promise<void> = () => Promise.resolve();
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -36,6 +46,7 @@ async function main(): Promise<void> {
     console.log(`\n${signal}: stopping the engine (cancel all, confirm), then the local stack`);
     const report = await started.engine?.stop(signal);
     if (report) console.log(`engine stopped ${report.clean ? 'clean: no open orders at the venue' : `with ${report.remainingOpenOrders} orders possibly open`} (${report.elapsedMs} ms)`);
+    await started.controlPlane?.stop();
     destroyAwsClients(clients);
     await stopVenue();
     await moto.stop();
@@ -44,7 +55,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
-  const { names } = await provisionStage(clients, STAGE);
+  const stage = await provisionStage(clients, STAGE);
+  const { names } = stage;
   const trader = DEFAULT_KEYS.find((key) => key.apiKey === TRADER_KEY);
   if (!trader) throw new Error(`the simulator has no key ${TRADER_KEY}`);
   await clients.secrets.send(new PutSecretValueCommand({ SecretId: names.secrets.tradingKey, SecretString: JSON.stringify({ apiKey: trader.apiKey, apiSecret: trader.secret, keyId: 'sim-trader' }) }));
@@ -64,10 +76,24 @@ async function main(): Promise<void> {
       MMRB__VENUE__WSTRADEURL: venue.wsUrls.trade,
     },
   });
+  await provisionRouting(clients, stage, [config.shard]);
+  // The Lambdas in process: JSON lines of warnings and errors on stderr, like the engine's.
+  started.controlPlane = await startLocalControlPlane({
+    clients,
+    stage,
+    settings: controlSettingsOf([config], { heartbeatStaleMs: 30_000 }),
+    region: REGION,
+    apiPort: FREEZE_API_PORT,
+    principalArn: LOCAL_OPERATOR,
+    scheduleIntervalMs: SCHEDULE_INTERVAL_MS,
+    logLevel: 'WARN',
+    logger: createLogger({ serviceName: 'local-stack', secrets: () => [], sink: (line) => process.stderr.write(`${line}\n`) }),
+  });
+  console.log(`freeze API     ${started.controlPlane.apiUrl}  (npm run ops -- status | freeze --reason ... | unfreeze --reason ... --version N)`);
   const engine = await startEngineProcess({
     config,
     credentials: secretsManagerCredentials(config, clients.secrets),
-    aws: { dynamodb: clients.dynamodb, eventBridge: clients.eventBridge },
+    aws: { dynamodb: clients.dynamodb, eventBridge: clients.eventBridge, sqs: clients.sqs },
     // JSON logs of warnings and errors go to stderr; the status lines are the view here.
     logSink: (line) => {
       if (line.includes('"level":"WARN"') || line.includes('"level":"ERROR"') || line.includes('"level":"CRITICAL"')) process.stderr.write(`${line}\n`);
@@ -75,7 +101,11 @@ async function main(): Promise<void> {
   });
   started.engine = engine;
   console.log(`engine         shard ${config.shard}, health ${engine.healthUrl}/status. Ctrl-C stops.`);
-  setInterval(() => {
+  const statusTimer = setInterval(() => {
+    if (stopping) {
+      clearInterval(statusTimer);
+      return;
+    }
     for (const line of statusLines(engine.engine.status(), new Date())) console.log(line);
   }, config.engine.statusIntervalMs);
 }

@@ -34,6 +34,7 @@ export class LeaseKeeper {
   private lease: Lease | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lost = false;
+  private released = false;
   private renewing = false;
 
   constructor(private readonly options: LeaseKeeperOptions) {}
@@ -43,6 +44,7 @@ export class LeaseKeeper {
    * interval without having been renewed (a process that was paused must not trade on waking).
    */
   blocker(now: number): string | undefined {
+    if (this.released) return 'lease released';
     if (this.lost) return 'lease lost';
     const lease = this.lease;
     if (!lease) return 'no lease';
@@ -136,6 +138,7 @@ export class LeaseKeeper {
     const lease = this.lease;
     if (!lease || this.lost) return;
     this.lost = true;
+    this.released = true;
     try {
       const released = await this.options.store.release(lease, this.options.clock());
       this.options.logger.info(released ? 'lease released' : 'lease already taken by another generation', { shard: lease.shard, epoch: lease.epoch });

@@ -1,0 +1,87 @@
+/**
+ * The control plane of the local stack (npm start, the bench), in process, on the emulator: the risk evaluator Lambda fed by
+ * its SQS queue (the bus's fills rule routes to it) and by a schedule, and the freeze API Lambda served
+ * on loopback in the API Gateway event shape. The handlers are the deployed ones
+ * (lambdas/risk-evaluator.ts, lambdas/freeze-api.ts), built on the emulator's clients.
+ */
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createFreezeApiHandler } from '../lambdas/freeze-api.js';
+import { createRiskEvaluatorHandler } from '../lambdas/risk-evaluator.js';
+import { type FreezeApiServer, startFreezeApiServer } from '../src/control/api-server.js';
+import type { ControlSettings } from '../src/control/settings.js';
+import type { Logger } from '../src/ports/logger.js';
+import { type LambdaHandler, type Trigger, startSchedule, startSqsEventSource } from '../src/local/lambda-triggers.js';
+import type { AwsClients, ProvisionedStage } from '../src/local/provision.js';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+
+export interface LocalControlPlaneOptions {
+  readonly clients: AwsClients;
+  readonly stage: ProvisionedStage;
+  readonly settings: ControlSettings;
+  readonly region: string;
+  /** Port of the freeze API on 127.0.0.1 (0: a free one). */
+  readonly apiPort: number;
+  /** Who the local operator is, as API Gateway's IAM authoriser would say. */
+  readonly principalArn: string;
+  /** Interval of the risk evaluator's schedule, ms (a minute in AWS; shorter locally). */
+  readonly scheduleIntervalMs: number;
+  /** Lambda log level (their JSON lines go to stdout). */
+  readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Where trigger problems are reported. */
+  readonly logger: Logger;
+}
+
+export interface LocalControlPlane {
+  readonly apiUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
+  const { clients, stage, settings, region } = options;
+  const lambdaLogger = (serviceName: string) => new PowertoolsLogger({ serviceName, logLevel: options.logLevel, persistentKeys: { stage: settings.stage } });
+  // Metrics' own notices ("no application metrics to publish" on a quiet run) are not news here.
+  const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (...data: unknown[]) => { options.logger.error('metrics', { detail: data }); } };
+  const lambdaMetrics = (serviceName: string) => new Metrics({ namespace: 'MmRebateBot', serviceName, defaultDimensions: { stage: settings.stage }, logger: quiet });
+  const riskHandler = createRiskEvaluatorHandler({ settings, clients, logger: lambdaLogger('risk-evaluator'), metrics: lambdaMetrics('risk-evaluator') });
+  const functionName = `mmrb-${settings.stage}-risk-evaluator`;
+  const triggers: Trigger[] = [
+    startSqsEventSource({
+      client: clients.sqs,
+      queueUrl: stage.queueUrls.riskFills,
+      queueArn: stage.queueArns.riskFills,
+      region,
+      functionName,
+      handler: riskHandler as LambdaHandler<SQSEvent, SQSBatchResponse>,
+      batchSize: 10,
+      waitSeconds: 1,
+      logger: options.logger,
+    }),
+    startSchedule({
+      intervalMs: options.scheduleIntervalMs,
+      region,
+      ruleArn: `arn:aws:events:${region}:000000000000:rule/mmrb-${settings.stage}-risk-schedule`,
+      functionName,
+      handler: riskHandler,
+      logger: options.logger,
+    }),
+  ];
+  let server: FreezeApiServer;
+  try {
+    server = await startFreezeApiServer({
+      handler: createFreezeApiHandler({ settings, clients, logger: lambdaLogger('freeze-api'), metrics: lambdaMetrics('freeze-api') }),
+      port: options.apiPort,
+      principalArn: options.principalArn,
+    });
+  } catch (error) {
+    for (const trigger of triggers) await trigger.stop();
+    throw error;
+  }
+  return {
+    apiUrl: server.url,
+    stop: async () => {
+      await server.close();
+      for (const trigger of triggers) await trigger.stop();
+    },
+  };
+}
