@@ -38,6 +38,8 @@ export interface LocalControlPlane {
 }
 
 export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
+  // The Lambdas' EMF metric lines mean something to CloudWatch only; locally they would bury everything else.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const { clients, stage, settings, region } = options;
   const lambdaLogger = (serviceName: string) => new PowertoolsLogger({ serviceName, logLevel: options.logLevel, persistentKeys: { stage: settings.stage } });
   // Metrics' own notices ("no application metrics to publish" on a quiet run) are not news here.

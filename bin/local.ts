@@ -28,8 +28,6 @@ const LOCAL_OPERATOR = 'arn:aws:iam::000000000000:user/local-operator';
 const SCHEDULE_INTERVAL_MS = 10_000;
 
 async function main(): Promise<void> {
-  // The Lambdas' EMF metric lines mean something to CloudWatch only; here they would bury the status lines.
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const venvDir = fileURLToPath(new URL('../.venv', import.meta.url));
   const motoServer = await ensureMotoVenv({ venvDir, log: (line) => {
     console.log(`[moto] ${line}`);

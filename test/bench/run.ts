@@ -10,6 +10,7 @@ import { createAwsClients, destroyAwsClients, provisionStage } from '../../src/l
 import { benchCore } from './core.js';
 import { benchDecision, formatLatency } from './engine.js';
 import { benchMachineFloor } from './floor.js';
+import { benchFreezeLatency, formatFreezeLatency } from './freeze.js';
 import { type SoakResult, benchEngineCapacity, benchEngineLoop } from './loop.js';
 import { formatResult, machineLine } from './measure.js';
 import { benchMatching, benchReplay, benchRest } from './sim.js';
@@ -28,6 +29,14 @@ console.log(machineLine());
 const motoServer = await ensureMotoVenv({ venvDir: fileURLToPath(new URL('../../.venv', import.meta.url)), log: (line) => console.error(`[moto] ${line}`) });
 const moto = await startMoto({ motoServer });
 const clients = createAwsClients({ endpoint: moto.endpoint, region: 'ap-southeast-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+// Freeze latency (the control plane, on the local stack). `npm run bench -- freeze` runs only this.
+const freezeTrials = Number(process.env.MMRB_BENCH_FREEZE_TRIALS ?? '100');
+for (const result of await benchFreezeLatency(clients, freezeTrials)) console.log(formatFreezeLatency(result));
+if (process.argv.includes('freeze')) {
+  destroyAwsClients(clients);
+  await moto.stop();
+  process.exit(0);
+}
 const { names } = await provisionStage(clients, `bench${Date.now().toString(36)}`);
 
 const loop = await benchEngineLoop();
