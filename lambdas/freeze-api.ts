@@ -16,14 +16,13 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { RestVenueCanceller } from '../src/adapters/bybit/venue-canceller.js';
 import { DynamoControlStore } from '../src/adapters/dynamodb/control-store.js';
 import { DynamoHeartbeatStore } from '../src/adapters/dynamodb/heartbeat-store.js';
 import { DynamoStateStore } from '../src/adapters/dynamodb/state-store.js';
 import { EventBridgePublisher } from '../src/adapters/eventbridge/publisher.js';
-import { CredentialsProvider } from '../src/adapters/secrets/bybit-credentials.js';
 import { FreezeApi, type FreezeApiMetrics } from '../src/control/freeze-api.js';
 import { type ControlSettings, controlSettingsFromEnv } from '../src/control/settings.js';
+import { defaultSleep, portLogger, venueCancellerOf } from '../src/control/lambda-support.js';
 import { EVENT_SOURCES } from '../src/core/events.js';
 import type { ControlStore, VenueCanceller } from '../src/ports/control.js';
 import type { Logger } from '../src/ports/logger.js';
@@ -31,8 +30,6 @@ import { resourceNames } from '../src/resources/definitions.js';
 
 export const SERVICE_NAME = 'freeze-api';
 export const METRICS_NAMESPACE = 'MmRebateBot';
-/** How long the trading key is served from the cache before Secrets Manager is asked again. */
-const CREDENTIALS_TTL_MS = 5 * 60_000;
 
 export interface FreezeApiClients {
   readonly dynamodb: DynamoDBClient;
@@ -56,17 +53,6 @@ export interface FreezeApiHandlerDeps {
 
 export type FreezeApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The project's logger port on a Powertools Logger (which carries the Lambda context). */
-function portLogger(logger: PowertoolsLogger): Logger {
-  return {
-    debug: (message, fields) => logger.debug(message, { ...fields }),
-    info: (message, fields) => logger.info(message, { ...fields }),
-    warn: (message, fields) => logger.warn(message, { ...fields }),
-    error: (message, fields) => logger.error(message, { ...fields }),
-  };
-}
 
 function powertoolsMetrics(metrics: Metrics): FreezeApiMetrics {
   return { count: (name, value) => metrics.addMetric(name, MetricUnit.Count, value) };
@@ -80,13 +66,7 @@ export function buildFreezeApi(deps: FreezeApiHandlerDeps, logger: Logger, metri
   const sleep = deps.sleep ?? defaultSleep;
   const canceller =
     deps.canceller ??
-    new RestVenueCanceller({
-      credentials: new CredentialsProvider({ client: clients.secrets, secretId: settings.venue.credentialsSecretId, ttlMs: CREDENTIALS_TTL_MS, logger }),
-      restUrl: settings.venue.restUrl,
-      recvWindowMs: settings.venue.recvWindowMs,
-      attempts: 3,
-      sleep,
-    });
+    venueCancellerOf(settings, clients.secrets, logger, sleep);
   return new FreezeApi({
     control: deps.control ?? new DynamoControlStore({ client: clients.dynamodb, tables: { control: names.tables.control, audit: names.tables.audit }, requestTimeoutMs }),
     heartbeats: new DynamoHeartbeatStore({ client: clients.dynamodb, table: names.tables.control, requestTimeoutMs }),

@@ -19,14 +19,13 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, ScheduledEvent } from 'aws-lambda';
-import { RestVenueCanceller } from '../src/adapters/bybit/venue-canceller.js';
 import { DynamoControlStore } from '../src/adapters/dynamodb/control-store.js';
 import { DynamoExposureStore } from '../src/adapters/dynamodb/exposure-store.js';
 import { DynamoHeartbeatStore } from '../src/adapters/dynamodb/heartbeat-store.js';
 import { EventBridgePublisher } from '../src/adapters/eventbridge/publisher.js';
-import { CredentialsProvider } from '../src/adapters/secrets/bybit-credentials.js';
 import { type RiskMetrics, RiskEvaluator, type ScheduleReport } from '../src/control/risk-evaluator.js';
 import { type ControlSettings, controlSettingsFromEnv } from '../src/control/settings.js';
+import { defaultSleep, portLogger, venueCancellerOf } from '../src/control/lambda-support.js';
 import { EVENT_SOURCES } from '../src/core/events.js';
 import type { VenueCanceller } from '../src/ports/control.js';
 import type { Logger } from '../src/ports/logger.js';
@@ -34,8 +33,6 @@ import { resourceNames } from '../src/resources/definitions.js';
 
 export const SERVICE_NAME = 'risk-evaluator';
 export const METRICS_NAMESPACE = 'MmRebateBot';
-/** How long the trading key is served from the cache before Secrets Manager is asked again. */
-const CREDENTIALS_TTL_MS = 5 * 60_000;
 
 export interface RiskEvaluatorClients {
   readonly dynamodb: DynamoDBClient;
@@ -54,7 +51,6 @@ export interface RiskEvaluatorWiring {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The evaluator on DynamoDB, EventBridge and the venue, with the stage's resource names. */
 export function buildRiskEvaluator(wiring: RiskEvaluatorWiring): RiskEvaluator {
@@ -64,13 +60,7 @@ export function buildRiskEvaluator(wiring: RiskEvaluatorWiring): RiskEvaluator {
   const sleep = wiring.sleep ?? defaultSleep;
   const canceller =
     wiring.canceller ??
-    new RestVenueCanceller({
-      credentials: new CredentialsProvider({ client: clients.secrets, secretId: settings.venue.credentialsSecretId, ttlMs: CREDENTIALS_TTL_MS, logger }),
-      restUrl: settings.venue.restUrl,
-      recvWindowMs: settings.venue.recvWindowMs,
-      attempts: 3,
-      sleep,
-    });
+    venueCancellerOf(settings, clients.secrets, logger, sleep);
   return new RiskEvaluator({
     exposure: new DynamoExposureStore({ client: clients.dynamodb, table: names.tables.control, requestTimeoutMs, ...(wiring.clock && { clock: wiring.clock }) }),
     control: new DynamoControlStore({ client: clients.dynamodb, tables: { control: names.tables.control, audit: names.tables.audit }, requestTimeoutMs }),
@@ -83,16 +73,6 @@ export function buildRiskEvaluator(wiring: RiskEvaluatorWiring): RiskEvaluator {
     settings,
     sleep,
   });
-}
-
-/** The project's logger port on a Powertools Logger (which carries the Lambda context). */
-export function portLogger(logger: PowertoolsLogger): Logger {
-  return {
-    debug: (message, fields) => logger.debug(message, { ...fields }),
-    info: (message, fields) => logger.info(message, { ...fields }),
-    warn: (message, fields) => logger.warn(message, { ...fields }),
-    error: (message, fields) => logger.error(message, { ...fields }),
-  };
 }
 
 /** Counters on Powertools Metrics: plain ones are flushed with the invocation, dimensioned ones at once. */

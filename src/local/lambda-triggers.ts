@@ -45,8 +45,8 @@ export interface Trigger {
   stop(): Promise<void>;
 }
 
-/** The SDK's message as Lambda's SQS record. */
-function toRecord(message: Message, queueArn: string, region: string): SQSRecord {
+/** The SDK's message as Lambda's SQS record (what the event source mapping hands over). */
+export function sqsRecordOf(message: Message, queueArn: string, region: string): SQSRecord {
   const attributes: Partial<Record<string, string>> = message.Attributes ?? {};
   return {
     messageId: message.MessageId ?? '',
@@ -76,7 +76,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): Trigger {
           new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: options.batchSize, WaitTimeSeconds: options.waitSeconds, MessageSystemAttributeNames: ['All'] }),
           { abortSignal: abort.signal },
         );
-        const records = (answer.Messages ?? []).map((message) => toRecord(message, options.queueArn, options.region));
+        const records = (answer.Messages ?? []).map((message) => sqsRecordOf(message, options.queueArn, options.region));
         if (records.length === 0) continue;
         let response: SQSBatchResponse;
         try {

@@ -29,10 +29,14 @@ console.log(machineLine());
 const motoServer = await ensureMotoVenv({ venvDir: fileURLToPath(new URL('../../.venv', import.meta.url)), log: (line) => console.error(`[moto] ${line}`) });
 const moto = await startMoto({ motoServer });
 const clients = createAwsClients({ endpoint: moto.endpoint, region: 'ap-southeast-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
-// Freeze latency (the control plane, on the local stack). `npm run bench -- freeze` runs only this.
+// Freeze latency (the control plane, on the local stack): after the engine loop (whose memory figure is
+// this process's), or alone with `npm run bench -- freeze`.
 const freezeTrials = Number(process.env.MMRB_BENCH_FREEZE_TRIALS ?? '100');
-for (const result of await benchFreezeLatency(clients, freezeTrials)) console.log(formatFreezeLatency(result));
+const benchFreeze = async () => {
+  for (const result of await benchFreezeLatency(clients, freezeTrials)) console.log(formatFreezeLatency(result));
+};
 if (process.argv.includes('freeze')) {
+  await benchFreeze();
   destroyAwsClients(clients);
   await moto.stop();
   process.exit(0);
@@ -64,6 +68,7 @@ if (soakLine) {
   console.log(`${'engine soak: book messages (hours of live Bybit rate)'.padEnd(58)} ${soak.bookMessages.toLocaleString('en-US').padStart(12)}  (${soak.liveHours.toFixed(2)} h in ${soak.minutes.toFixed(1)} min; ${soak.ordersSent.toLocaleString('en-US')} order requests, ${soak.fills} fills)`);
   console.log(`${'engine soak: resident memory first / last / max'.padEnd(58)} ${`${(rss[0] ?? 0).toFixed(0)} / ${(rss[rss.length - 1] ?? 0).toFixed(0)} / ${Math.max(...rss).toFixed(0)}`.padStart(12)} MB  (second-half slope ${soak.slopeSecondHalfMbPerMin.toFixed(2)} MB/min)`);
 } else console.log(`engine soak: failed\n${soakRun.stderr.slice(-2_000)}`);
+await benchFreeze();
 destroyAwsClients(clients);
 await moto.stop();
 // The same loop with the engine's event loop kept turning (engine.busyPoll): the latency tail without wake-ups.

@@ -10,7 +10,7 @@ import { type LogItem, Logger as PowertoolsLogger } from '@aws-lambda-powertools
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateQueueCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { RestClientV5 } from 'bybit-api';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +27,7 @@ import { foldFills, minuteOf, utcDay } from '../../src/core/exposure.js';
 import { type AwsClients, type ProvisionedStage, destroyAwsClients, provisionRouting } from '../../src/local/provision.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { buildRiskEvaluator, createRiskEvaluatorHandler } from '../../lambdas/risk-evaluator.js';
+import { sqsRecordOf } from '../../src/local/lambda-triggers.js';
 import { provisionTestStage, testClients } from '../support/aws.js';
 import { drainEvents } from '../support/durability.js';
 import { storeTraderKey, venueOpenOrders } from '../support/engine.js';
@@ -151,26 +152,6 @@ function envelope(detail: unknown, detailType = 'Fill'): Record<string, unknown>
   return { version: '0', id: randomBytes(8).toString('hex'), 'detail-type': detailType, source: EVENT_SOURCES.engine, time: new Date(NOW).toISOString(), region: 'ap-southeast-1', resources: [], detail };
 }
 
-function sqsRecord(message: Message, queueArn: string): SQSRecord {
-  const attributes = message.Attributes ?? {};
-  return {
-    messageId: message.MessageId ?? '',
-    receiptHandle: message.ReceiptHandle ?? '',
-    body: message.Body ?? '',
-    attributes: {
-      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
-      SentTimestamp: attributes.SentTimestamp ?? '0',
-      SenderId: attributes.SenderId ?? 'test',
-      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? '0',
-    },
-    messageAttributes: {},
-    md5OfBody: message.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: queueArn,
-    awsRegion: 'ap-southeast-1',
-  };
-}
-
 /** Receives `count` messages from the queue as Lambda SQS records (what the event source mapping hands over). */
 async function receive(queueUrl: string, count: number): Promise<SQSRecord[]> {
   const arn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
@@ -179,7 +160,7 @@ async function receive(queueUrl: string, count: number): Promise<SQSRecord[]> {
   while (records.length < count) {
     if (Date.now() > deadline) throw new Error(`received ${records.length} of ${count} messages`);
     const answer = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'], VisibilityTimeout: 60 }));
-    for (const message of answer.Messages ?? []) records.push(sqsRecord(message, arn));
+    for (const message of answer.Messages ?? []) records.push(sqsRecordOf(message, arn, 'ap-southeast-1'));
   }
   return records;
 }
