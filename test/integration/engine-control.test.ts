@@ -146,6 +146,28 @@ describe('freezes from the control plane', () => {
     expect(last?.phase).toBe('stopped');
   }, 90_000);
 
+  it('the engine\'s own freeze (drawdown) is written to the control state, and an operator\'s unfreeze lifts it', async () => {
+    const engine = await startEngine(SHARD);
+    await eventually('orders live at the venue', async () => ((await openAtVenue(`${SHARD}-`)).length >= 4 ? true : undefined));
+    engine.engine.freeze('drawdown', 'net PnL 12 below its peak');
+    const written = await eventually('the self-freeze in the control state', async () => {
+      const state = await store().read();
+      return state.freeze?.reason.code === 'drawdown' ? state : undefined;
+    });
+    expect(written.freeze).toMatchObject({ mode: 'hard', actor: `engine:${SHARD}:${engine.epoch}`, reason: { message: 'net PnL 12 below its peak' } });
+    expect([...(written.freeze?.symbols ?? [])].sort()).toEqual([...SYMBOLS].sort());
+    await eventually('cancelled at the venue', async () => ((await openAtVenue(`${SHARD}-`)).length === 0 ? true : undefined), 5_000);
+    // A second freeze while frozen writes nothing more.
+    engine.engine.freeze('edge-collapse', 'again');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await store().read()).version).toBe(written.version);
+
+    await unfreeze();
+    await eventually('quoting after the operator lifted it', async () => ((await openAtVenue(`${SHARD}-`)).length >= 4 ? true : undefined), 10_000);
+    expect(engine.engine.status().frozen).toBeUndefined();
+    await engine.stop('test over');
+  }, 60_000);
+
   it('an engine that starts while frozen stays frozen until the unfreeze', async () => {
     await freeze({ reason: { code: 'manual', message: 'frozen before the start' } });
     const engine = await startEngine(SHARD);

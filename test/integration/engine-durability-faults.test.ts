@@ -77,6 +77,9 @@ describe('state writes under DynamoDB and EventBridge faults', () => {
     const config = testConfig(sim, aws.stage.names.secrets.tradingKey, SHARD, {
       stage: aws.stage.names.stage,
       persistence: { enabled: true, flushIntervalMs: 20, stopQuotingLagMs: STOP_QUOTING_LAG_MS, requestTimeoutMs: 500, backoffBaseMs: 50, backoffMaxMs: 400, logAfterAttempts: 3 },
+      // The lease lives in the same table: a DynamoDB outage longer than the lease fences the engine for good
+      // (it cannot prove it is the only writer), which is the lease's test, not this one's.
+      lease: { ttlMs: 120_000, renewIntervalMs: 5_000 },
     });
     engine = await startEngineProcess({ config, credentials: secretsManagerCredentials(config, aws.clients.secrets), aws: { dynamodb: engineClients.dynamodb, eventBridge: engineClients.eventBridge }, logSink: (line) => logs.push(line) });
     const running = engine;
