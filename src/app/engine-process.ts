@@ -275,6 +275,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const bookStartedAt: { at: number | undefined } = { at: undefined };
 
   const streams: { private?: PrivateStream } = {};
+  const ids = new OrderLinkIds(config.shard, epoch);
   const links: { control?: ControlLink } = {};
   const engine = new Engine({
     settings,
@@ -282,7 +283,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     breakerState: (now) => breaker.state(now),
     query,
     account: venueAccount,
-    ids: new OrderLinkIds(config.shard, epoch),
+    ids,
     backfill: () => streams.private?.backfill() ?? Promise.resolve(),
     clock,
     sleep,
@@ -437,7 +438,8 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
           symbols,
           overlapMs: persistence.restoreOverlapMs,
           now: clock(),
-          executionIds: (symbol, start, end) => privateStream.executionIds(symbol, start, end),
+          executions: (symbol, start, end) => privateStream.recentExecutions(symbol, start, end),
+          isOurs: (orderLinkId) => ids.isOurs(orderLinkId),
           logger,
         }),
         // A corrupt item needs a person, not another try; a slow or throttled table is "not now".

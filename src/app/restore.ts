@@ -11,6 +11,7 @@
 import { type OrderRecord, orderFromRecord, positionFromRecord } from '../core/records.js';
 import type { Order } from '../core/order.js';
 import type { Position } from '../core/position.js';
+import type { Side } from '../core/units.js';
 import type { RestoredState } from '../engine/engine.js';
 import type { JournalSeed } from '../engine/write-behind.js';
 import type { Logger } from '../ports/logger.js';
@@ -24,8 +25,10 @@ export interface RestoreOptions {
   readonly symbols: readonly string[];
   readonly overlapMs: number;
   readonly now: number;
-  /** The venue's execIds of a symbol in [start, end]. */
-  readonly executionIds: (symbol: string, start: number, end: number) => Promise<string[]>;
+  /** The venue's executions of a symbol in [start, end]: their ids and the orders they belong to. */
+  readonly executions: (symbol: string, start: number, end: number) => Promise<{ execId: string; orderLinkId: string; side: Side | '' }[]>;
+  /** Whether an orderLinkId was minted by some generation of this shard. */
+  readonly isOurs: (orderLinkId: string) => boolean;
   readonly logger: Logger;
 }
 
@@ -43,6 +46,7 @@ export async function readStoredState(options: RestoreOptions): Promise<Restored
   const execCounts = new Map<string, number>();
   const appliedExecIds = new Set<string>();
   const resumeFrom = new Map<string, number>();
+  const tradedOrders = new Map<string, { orderLinkId: string; symbol: string; side: Side }>();
   await store.claimPositions(shard, options.symbols, options.epoch);
   for (const record of await store.loadPositions(shard)) {
     if (!configured.has(record.symbol)) {
@@ -54,8 +58,10 @@ export async function readStoredState(options: RestoreOptions): Promise<Restored
     execCounts.set(record.symbol, execCount);
     if (position.lastExecTime === 0) continue;
     const start = Math.max(0, position.lastExecTime - options.overlapMs);
-    const venueIds = await options.executionIds(record.symbol, start, now);
-    for (const execId of await store.storedExecIds(venueIds)) appliedExecIds.add(execId);
+    const executions = await options.executions(record.symbol, start, now);
+    for (const execId of await store.storedExecIds(executions.map((execution) => execution.execId))) appliedExecIds.add(execId);
+    // Funding has no order (and no side).
+    for (const { orderLinkId, side } of executions) if (side !== '' && orderLinkId !== '' && options.isOurs(orderLinkId)) tradedOrders.set(orderLinkId, { orderLinkId, symbol: record.symbol, side });
     resumeFrom.set(record.symbol, start);
   }
 
@@ -68,15 +74,21 @@ export async function readStoredState(options: RestoreOptions): Promise<Restored
     orderRevisions.set(record.orderLinkId, record.revision);
   }
 
+  // Orders that traded but were never stored: a generation killed between sending one and storing it,
+  // whose order then filled (and closed) before anyone watched. Their final state is asked for at start.
+  const storedTraded = await store.storedOrderLinkIds([...tradedOrders.keys()]);
+  const unstoredTradedOrders = [...tradedOrders.values()].filter((order) => !storedTraded.has(order.orderLinkId));
+
   const pending = await store.loadPendingEvents(shard);
   logger.info('read the stored state', {
     positions: positions.length,
     openOrders: orders.length,
     executionsCounted: appliedExecIds.size,
     eventsOwed: pending.orders.length + pending.fills.length,
+    unstoredTradedOrders: unstoredTradedOrders.length,
   });
   return {
-    state: { positions, appliedExecIds, orders },
+    state: { positions, appliedExecIds, orders, unstoredTradedOrders },
     seed: { orderRevisions, execCounts, pendingOrders: pending.orders, pendingFills: pending.fills },
     resumeFrom,
   };

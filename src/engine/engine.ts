@@ -143,6 +143,8 @@ export interface RestoredState {
   /** Executions the stored positions count already; the backfill delivers some of them again. */
   readonly appliedExecIds: Iterable<string>;
   readonly orders: readonly { readonly order: Order; readonly level: number | undefined }[];
+  /** This shard's orders that traded (executions at the venue) but are not stored: their final state is asked for at start. */
+  readonly unstoredTradedOrders?: readonly { readonly orderLinkId: string; readonly symbol: string; readonly side: Side }[];
 }
 
 /** An order report from the private stream or a query, with what the engine needs to place it. */
@@ -258,6 +260,8 @@ const POST_ONLY_CANCEL = 'EC_PostOnlyWillTakeLiquidity';
 /** Bybit: order does not exist, or is too late to amend or cancel (it finished). */
 const ORDER_GONE = new Set([110001, 110008, 170213]);
 const MAX_QUERIES_PER_TICK = 20;
+/** Unstored traded orders asked for at a start, at most (each is one status query). */
+const MAX_UNSTORED_QUERIES = 50;
 const REFUSED_CREATE_HOLD_MS = 1_000;
 const BACKFILL_RETRY_AFTER_MS = 2_000;
 const POSITION_GRACE_MS = 3_000;
@@ -303,6 +307,8 @@ export class Engine {
   private privateUnsyncedAt: number | undefined;
   private querying: Promise<void> | undefined;
   private stopping: Promise<StopReport> | undefined;
+  /** Orders of earlier generations known only from their executions, to be stored with their final state. */
+  private unstoredTraded: readonly { readonly orderLinkId: string; readonly symbol: string; readonly side: Side }[] = [];
 
   constructor(private readonly deps: EngineDeps) {
     this.tracker = new OrderTracker(deps.journal);
@@ -343,7 +349,8 @@ export class Engine {
       this.tracker.restore(order, slot);
       orders += 1;
     }
-    this.deps.logger.info('restored the stored state', { positions: state.positions.length, orders, executionsCounted: appliedExecIds.length });
+    this.unstoredTraded = (state.unstoredTradedOrders ?? []).filter((entry) => this.symbols.has(entry.symbol));
+    this.deps.logger.info('restored the stored state', { positions: state.positions.length, orders, executionsCounted: appliedExecIds.length, unstoredTradedOrders: this.unstoredTraded.length });
   }
 
   /**
@@ -367,11 +374,35 @@ export class Engine {
     }
     this.deps.logger.info('disconnect-cancel armed', { windowSeconds: this.deps.settings.dcpWindowSeconds });
     await this.reconcileAll();
+    await this.recordUnstoredTraded();
     // stop() may have been called while reconciling.
     if ((this.phase as EnginePhase) !== 'starting') return;
     this.phase = 'running';
     this.deps.logger.info('quoting', { symbols: [...this.symbols.keys()] });
     for (const state of this.symbols.values()) this.requote(state);
+  }
+
+  /**
+   * Orders an earlier generation sent and never stored, which traded and closed before this one watched:
+   * each is asked for once (a bounded number per start), so the journal stores it with its final state.
+   * One that is still open was reconciliation's to decide; one the venue no longer answers for is logged.
+   */
+  private async recordUnstoredTraded(): Promise<void> {
+    const { query, logger } = this.deps;
+    const wanted = this.unstoredTraded.slice(0, MAX_UNSTORED_QUERIES);
+    if (this.unstoredTraded.length > wanted.length) logger.warn('more unstored traded orders than are asked for at a start; the rest stay unstored', { left: this.unstoredTraded.length - wanted.length });
+    this.unstoredTraded = [];
+    for (const { orderLinkId, symbol, side } of wanted) {
+      const state = this.symbols.get(symbol);
+      if (!state || this.tracker.get(orderLinkId)) continue;
+      try {
+        const report = await query(symbol, orderLinkId);
+        if (report && isTerminalStatus(report.status)) this.recordEarlierOrder(state, { orderLinkId, symbol, side, report });
+        else if (!report) logger.warn('an unstored order that traded is unknown to the venue', { symbol, orderLinkId });
+      } catch (error) {
+        logger.warn('asking for an unstored order that traded failed; it stays unstored', { symbol, orderLinkId, error: describe(error) });
+      }
+    }
   }
 
   /** Stops quoting, cancels everything and waits for the venue to list no open order, within the stop timeout. */

@@ -139,7 +139,9 @@ export async function expectStoreEqualsVenue(check: StoreCheck): Promise<StoreCh
     expect(await venueOpenOrders(rest, symbol)).toEqual([]);
     for (const order of await venueOrderHistory(rest, symbol)) {
       const stored = orderById.get(order.orderLinkId);
-      expect(stored).toMatchObject({ symbol, status: order.orderStatus });
+      // Named, so that a failure says which order (and how it ended at the venue).
+      const seen = { orderLinkId: order.orderLinkId, venue: { status: order.orderStatus, cumExecQty: order.cumExecQty, createdTime: order.createdTime, updatedTime: order.updatedTime } };
+      expect({ ...seen, stored: stored && { symbol: stored.symbol, status: stored.status } }).toEqual({ ...seen, stored: { symbol, status: order.orderStatus } });
       expect(stored?.openShard).toBeUndefined();
       expect(lastOrderEvent.get(order.orderLinkId)).toMatchObject({ status: order.orderStatus, orderId: order.orderId });
     }

@@ -136,11 +136,12 @@ export class PrivateStream {
    * The execIds of the symbol's executions in [startTime, endTime] (all pages): at a restart, the store is
    * asked which of them its positions count already. Malformed items are reported, and skipped.
    */
-  async executionIds(symbol: string, startTime: number, endTime: number): Promise<string[]> {
-    const ids: string[] = [];
+  async recentExecutions(symbol: string, startTime: number, endTime: number): Promise<{ execId: string; orderLinkId: string; side: 'Buy' | 'Sell' | '' }[]> {
+    const ids: { execId: string; orderLinkId: string; side: 'Buy' | 'Sell' | '' }[] = [];
     for (const item of await this.executionPages(symbol, startTime, endTime)) {
       try {
-        ids.push(parseExecution(item).execId);
+        const execution = parseExecution(item);
+        ids.push({ execId: execution.execId, orderLinkId: execution.orderLinkId, side: execution.side });
       } catch (error) {
         if (!(error instanceof BybitMessageError)) throw error;
         this.options.listener.onMalformed(error.message);

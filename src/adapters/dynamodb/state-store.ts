@@ -167,22 +167,31 @@ export class DynamoStateStore implements StateStore {
   }
 
   async storedExecIds(execIds: readonly string[]): Promise<Set<string>> {
+    return this.storedKeys(this.options.tables.fills, 'execId', execIds);
+  }
+
+  async storedOrderLinkIds(orderLinkIds: readonly string[]): Promise<Set<string>> {
+    return this.storedKeys(this.options.tables.orders, 'orderLinkId', orderLinkIds);
+  }
+
+  /** Which of these keys the table holds (consistent BatchGetItem, keys only). */
+  private async storedKeys(table: string, keyName: string, values: readonly string[]): Promise<Set<string>> {
     const stored = new Set<string>();
-    const unique = [...new Set(execIds)];
+    const unique = [...new Set(values)];
     for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
-      let keys: Record<string, unknown>[] = unique.slice(start, start + BATCH_GET_LIMIT).map((execId) => marshall({ execId }));
+      let keys: Record<string, unknown>[] = unique.slice(start, start + BATCH_GET_LIMIT).map((value) => marshall({ [keyName]: value }));
       // DynamoDB may answer part of a batch (UnprocessedKeys): ask again for the rest.
       for (let round = 0; keys.length > 0; round++) {
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** round)));
         const answer = await this.options.client.send(
-          new BatchGetItemCommand({ RequestItems: { [this.options.tables.fills]: { Keys: keys as never, ConsistentRead: true, ProjectionExpression: 'execId' } } }),
+          new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys as never, ConsistentRead: true, ProjectionExpression: '#key', ExpressionAttributeNames: { '#key': keyName } } } }),
           this.signal(),
         );
-        for (const item of answer.Responses?.[this.options.tables.fills] ?? []) {
-          const execId = unmarshall(item).execId as unknown;
-          if (typeof execId === 'string') stored.add(execId);
+        for (const item of answer.Responses?.[table] ?? []) {
+          const value = unmarshall(item)[keyName] as unknown;
+          if (typeof value === 'string') stored.add(value);
         }
-        keys = (answer.UnprocessedKeys?.[this.options.tables.fills]?.Keys ?? []);
+        keys = answer.UnprocessedKeys?.[table]?.Keys ?? [];
       }
     }
     return stored;

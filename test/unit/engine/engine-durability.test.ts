@@ -132,4 +132,35 @@ describe('the engine and its journal', () => {
     expect(h.logger.has('debug', 'final-state query failed on stop')).toBe(true);
     expect(h.logger.has('warn', /the last execution backfill on stop failed/)).toBe(true);
   });
+
+  it('stores the orders an earlier generation never stored that traded before this one watched, asking the venue once for each', async () => {
+    const journal = new RecordingJournal();
+    const h = new EngineHarness({}, { journal });
+    const filled = `${SHARD}-5-7`;
+    const open = `${SHARD}-5-8`;
+    const unknown = `${SHARD}-5-9`;
+    const failing = `${SHARD}-5-10`;
+    const report = (status: 'Filled' | 'New') => ({ orderId: `v-${status}`, status, priceTicks: ticks(650_000), qtyLots: lots(2), cumExecLots: lots(status === 'Filled' ? 2 : 0), leavesLots: lots(status === 'Filled' ? 0 : 2), updatedTime: h.time.now - 500 });
+    h.query.answers.set(filled, report('Filled'));
+    h.query.answers.set(open, report('New'));
+    h.query.answers.set(failing, new Error('venue down'));
+    const traded = (orderLinkId: string, symbol = SYMBOL) => ({ orderLinkId, symbol, side: 'Buy' as const });
+    h.engine.restore({ positions: [], appliedExecIds: [], orders: [], unstoredTradedOrders: [traded(filled), traded(open), traded(unknown), traded(failing), traded(`${SHARD}-5-11`, 'SOLUSDT')] });
+    await h.start();
+    // The filled one is stored with its final state; the open one was reconciliation's; the others are logged.
+    expect(journal.orders.filter((entry) => entry.orderLinkId === filled).at(-1)).toEqual({ orderLinkId: filled, status: 'Filled', level: undefined });
+    expect(journal.orders.some((entry) => entry.orderLinkId === open)).toBe(false);
+    expect(h.query.calls.map((call) => call.orderLinkId)).toEqual([filled, open, unknown, failing]);
+    expect(h.logger.has('warn', 'an unstored order that traded is unknown to the venue')).toBe(true);
+    expect(h.logger.has('warn', 'asking for an unstored order that traded failed; it stays unstored')).toBe(true);
+  });
+
+  it('asks for a bounded number of unstored traded orders per start', async () => {
+    const h = new EngineHarness();
+    const many = Array.from({ length: 60 }, (_, index) => ({ orderLinkId: `${SHARD}-5-${(index + 20).toString(36)}`, symbol: SYMBOL, side: 'Sell' as const }));
+    h.engine.restore({ positions: [], appliedExecIds: [], orders: [], unstoredTradedOrders: many });
+    await h.start();
+    expect(h.query.calls).toHaveLength(50);
+    expect(h.logger.has('warn', 'more unstored traded orders than are asked for at a start; the rest stay unstored')).toBe(true);
+  });
 });
