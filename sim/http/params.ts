@@ -74,6 +74,8 @@ export const OrderQueryParams = z.looseObject({
   orderId: z.string().optional(),
   orderLinkId: z.string().optional(),
   openOnly: z.enum(['0', '1', '2']).optional(),
+  startTime: intString(0, Number.MAX_SAFE_INTEGER).optional(),
+  endTime: intString(0, Number.MAX_SAFE_INTEGER).optional(),
   limit: intString(1, 50).optional(),
   cursor: z.string().optional(),
 });

@@ -279,7 +279,14 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
       params: P.OrderQueryParams,
       handle: (params, context) => {
         const accountId = accountOf(context);
-        const orders = exchange.closedOrders(accountId).filter((order) => orderMatches(order, params) && !isOpen(order.status));
+        // The 7-day window of the reference (§4.7): none given is the last 7 days; one given spans 7 days
+        // from it. Applied to the order's creation time.
+        const week = 7 * 24 * 3_600_000;
+        const endTime = params.endTime ?? (params.startTime !== undefined ? params.startTime + week : context.now);
+        const startTime = params.startTime ?? endTime - week;
+        const orders = exchange
+          .closedOrders(accountId)
+          .filter((order) => orderMatches(order, params) && !isOpen(order.status) && order.createdTime >= startTime && order.createdTime <= endTime);
         const { items, nextPageCursor } = page(orders, params.limit ?? 20, params.cursor);
         return ok({ category: 'linear', list: orderList(accountId, items), nextPageCursor });
       },

@@ -115,6 +115,8 @@ const RATE_WINDOW_MARGIN_MS = 100;
 const STARTUP_ATTEMPTS = 5;
 /** How far back the first execution backfill reaches (Bybit keeps executions queryable for 7 days per request window). */
 const INITIAL_LOOKBACK_MS = 7 * 24 * 3_600_000;
+/** Reach of the look for unstored orders before the previous generation's last heartbeat, beyond two intervals, ms. */
+const ALIVE_MARGIN_MS = 30_000;
 /** On stop, how long the write-behind may take to write what is queued (within main.ts's exit deadline), ms. */
 const FLUSH_ON_STOP_MS = 4_000;
 
@@ -428,10 +430,13 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     },
   });
   try {
-    if (journal && store) {
+    if (journal && store && aws) {
       const storedState = store;
-      const restored = await startupRead('the stored state', () =>
-        readStoredState({
+      const heartbeats = new DynamoHeartbeatStore({ client: aws.dynamodb, table: names.tables.control, requestTimeoutMs: persistence.requestTimeoutMs });
+      const restored = await startupRead('the stored state', async () => {
+        // The generation before, if it did not say it stopped: orders it may have left unstored are looked for.
+        const previous = (await heartbeats.read([config.shard])).get(config.shard);
+        return readStoredState({
           store: storedState,
           shard: config.shard,
           epoch,
@@ -440,8 +445,12 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
           now: clock(),
           executions: (symbol, start, end) => privateStream.recentExecutions(symbol, start, end),
           isOurs: (orderLinkId) => ids.isOurs(orderLinkId),
+          lastSeenAlive: previous && previous.phase !== 'stopped' ? previous.sentAt : undefined,
+          aliveMarginMs: 2 * config.control.heartbeatIntervalMs + ALIVE_MARGIN_MS,
+          closedOrders: (symbol, start, end) => venueAccount.closedOrders(symbol, start, end),
           logger,
-        }),
+        });
+      },
         // A corrupt item needs a person, not another try; a slow or throttled table is "not now".
         (error) => !(error instanceof RecordError),
       );

@@ -16,6 +16,10 @@ import type { RestoredState } from '../engine/engine.js';
 import type { JournalSeed } from '../engine/write-behind.js';
 import type { Logger } from '../ports/logger.js';
 import type { StateStore } from '../ports/state-store.js';
+import type { VenueOpenOrder } from '../ports/venue-account.js';
+
+/** How far back closed orders are looked for at most: Bybit keeps fully cancelled orders for a day. */
+const CLOSED_ORDERS_REACH_MS = 24 * 3_600_000;
 
 export interface RestoreOptions {
   readonly store: StateStore;
@@ -29,6 +33,15 @@ export interface RestoreOptions {
   readonly executions: (symbol: string, start: number, end: number) => Promise<{ execId: string; orderLinkId: string; side: Side | '' }[]>;
   /** Whether an orderLinkId was minted by some generation of this shard. */
   readonly isOurs: (orderLinkId: string) => boolean;
+  /**
+   * When an earlier generation was last seen alive (its newest heartbeat, unless it said it stopped): the
+   * venue's closed orders since a little before then are checked against the store, since that generation
+   * may have died with orders it never stored, which the venue (disconnect-cancel) then closed unwatched.
+   */
+  readonly lastSeenAlive: number | undefined;
+  /** How far before `lastSeenAlive` the check reaches (a heartbeat interval and more), ms. */
+  readonly aliveMarginMs: number;
+  readonly closedOrders: (symbol: string, start: number, end: number) => Promise<VenueOpenOrder[]>;
   readonly logger: Logger;
 }
 
@@ -78,6 +91,17 @@ export async function readStoredState(options: RestoreOptions): Promise<Restored
   // whose order then filled (and closed) before anyone watched. Their final state is asked for at start.
   const storedTraded = await store.storedOrderLinkIds([...tradedOrders.keys()]);
   const unstoredTradedOrders = [...tradedOrders.values()].filter((order) => !storedTraded.has(order.orderLinkId));
+  // Orders closed while no generation watched, never stored: the venue still reports them (closed ones for a
+  // day or more), with their final state.
+  const unstoredClosedOrders: VenueOpenOrder[] = [];
+  if (options.lastSeenAlive !== undefined) {
+    const start = Math.max(options.lastSeenAlive - options.aliveMarginMs, now - CLOSED_ORDERS_REACH_MS);
+    for (const symbol of options.symbols) {
+      const ours = (await options.closedOrders(symbol, start, now)).filter((order) => order.orderLinkId !== '' && options.isOurs(order.orderLinkId));
+      const stored = await store.storedOrderLinkIds(ours.map((order) => order.orderLinkId));
+      unstoredClosedOrders.push(...ours.filter((order) => !stored.has(order.orderLinkId)));
+    }
+  }
 
   const pending = await store.loadPendingEvents(shard);
   logger.info('read the stored state', {
@@ -86,9 +110,10 @@ export async function readStoredState(options: RestoreOptions): Promise<Restored
     executionsCounted: appliedExecIds.size,
     eventsOwed: pending.orders.length + pending.fills.length,
     unstoredTradedOrders: unstoredTradedOrders.length,
+    unstoredClosedOrders: unstoredClosedOrders.length,
   });
   return {
-    state: { positions, appliedExecIds, orders, unstoredTradedOrders },
+    state: { positions, appliedExecIds, orders, unstoredTradedOrders, unstoredClosedOrders },
     seed: { orderRevisions, execCounts, pendingOrders: pending.orders, pendingFills: pending.fills },
     resumeFrom,
   };

@@ -145,6 +145,8 @@ export interface RestoredState {
   readonly orders: readonly { readonly order: Order; readonly level: number | undefined }[];
   /** This shard's orders that traded (executions at the venue) but are not stored: their final state is asked for at start. */
   readonly unstoredTradedOrders?: readonly { readonly orderLinkId: string; readonly symbol: string; readonly side: Side }[];
+  /** This shard's orders the venue reports closed that are not stored, with their final state. */
+  readonly unstoredClosedOrders?: readonly VenueOpenOrder[];
 }
 
 /** An order report from the private stream or a query, with what the engine needs to place it. */
@@ -349,8 +351,14 @@ export class Engine {
       this.tracker.restore(order, slot);
       orders += 1;
     }
-    this.unstoredTraded = (state.unstoredTradedOrders ?? []).filter((entry) => this.symbols.has(entry.symbol));
-    this.deps.logger.info('restored the stored state', { positions: state.positions.length, orders, executionsCounted: appliedExecIds.length, unstoredTradedOrders: this.unstoredTraded.length });
+    const closed = (state.unstoredClosedOrders ?? []).filter((entry) => this.symbols.has(entry.symbol));
+    for (const entry of closed) {
+      const symbolState = this.symbols.get(entry.symbol);
+      if (symbolState) this.recordEarlierOrder(symbolState, entry);
+    }
+    // Those known closed need no question.
+    this.unstoredTraded = (state.unstoredTradedOrders ?? []).filter((entry) => this.symbols.has(entry.symbol) && !this.tracker.get(entry.orderLinkId));
+    this.deps.logger.info('restored the stored state', { positions: state.positions.length, orders, executionsCounted: appliedExecIds.length, unstoredTradedOrders: this.unstoredTraded.length, unstoredClosedOrders: closed.length });
   }
 
   /**

@@ -119,6 +119,12 @@ describe('amend, cancel and cancel-all', () => {
     expect(await client.cancelOrder({ category: 'linear', symbol: 'BTCUSDT', orderLinkId })).toMatchObject({ retCode: 110001, retMsg: 'order not exists or too late to cancel' });
     const history = await client.getHistoricOrders({ category: 'linear', orderLinkId });
     expect(history.result.list[0]).toMatchObject({ orderStatus: 'Cancelled', cancelType: 'CancelByUser' });
+    // The history's time window (7 days by default): an order created before startTime is not in it.
+    const createdTime = Number(history.result.list[0]?.createdTime);
+    const within = await client.getHistoricOrders({ category: 'linear', symbol: 'BTCUSDT', startTime: createdTime, endTime: createdTime + 60_000, limit: 50 });
+    expect(within.result.list.map((entry) => entry.orderLinkId)).toContain(orderLinkId);
+    const after = await client.getHistoricOrders({ category: 'linear', symbol: 'BTCUSDT', startTime: createdTime + 1, limit: 50 });
+    expect(after.result.list.map((entry) => entry.orderLinkId)).not.toContain(orderLinkId);
   });
 
   it('cancels all open orders of a symbol', async () => {

@@ -131,6 +131,31 @@ export class RestVenueAccount implements VenueAccount {
     return [...byOrderId.values()];
   }
 
+  /**
+   * The symbol's closed orders created in [startTime, endTime] (GET /v5/order/history, at most 7 days;
+   * Bybit keeps fully cancelled ones for 24 hours), every page.
+   */
+  async closedOrders(symbol: string, startTime: number, endTime: number): Promise<VenueOpenOrder[]> {
+    const codec = this.codecOf(symbol);
+    const found = new Map<string, VenueOpenOrder>();
+    const seenCursors = new Set<string>();
+    let cursor: string | undefined;
+    do {
+      const request = { category: 'linear' as const, symbol, startTime, endTime, limit: OPEN_ORDERS_PAGE, ...(cursor !== undefined && { cursor }) };
+      const response = await venueCall('order.history', () => this.client.getHistoricOrders(request));
+      const page = parseWith(OrderPageSchema, response.result, 'order.history page');
+      for (const raw of page.list) {
+        const order = parseOrder(raw);
+        if (order.symbol !== symbol || !isTerminalStatus(order.orderStatus)) continue;
+        found.set(order.orderId, { orderLinkId: order.orderLinkId, symbol, side: order.side, report: toVenueOrderReport(order, codec) });
+      }
+      cursor = page.nextPageCursor === undefined || page.nextPageCursor === '' ? undefined : page.nextPageCursor;
+      if (cursor !== undefined && seenCursors.has(cursor)) throw new VenueQueryError(`order.history for ${symbol}: the page cursor repeated`);
+      if (cursor !== undefined) seenCursors.add(cursor);
+    } while (cursor !== undefined);
+    return [...found.values()];
+  }
+
   async positionLots(symbol: string): Promise<bigint> {
     const codec = this.codecOf(symbol);
     const response = await venueCall('position.list', () => this.client.getPositionInfo({ category: 'linear', symbol }));

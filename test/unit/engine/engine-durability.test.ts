@@ -145,7 +145,17 @@ describe('the engine and its journal', () => {
     h.query.answers.set(open, report('New'));
     h.query.answers.set(failing, new Error('venue down'));
     const traded = (orderLinkId: string, symbol = SYMBOL) => ({ orderLinkId, symbol, side: 'Buy' as const });
-    h.engine.restore({ positions: [], appliedExecIds: [], orders: [], unstoredTradedOrders: [traded(filled), traded(open), traded(unknown), traded(failing), traded(`${SHARD}-5-11`, 'SOLUSDT')] });
+    // One the venue reported closed already (the order history): recorded as it is, never asked about.
+    const cancelled = `${SHARD}-5-12`;
+    const closedReport = { ...report('New'), status: 'Cancelled' as const };
+    h.engine.restore({
+      positions: [],
+      appliedExecIds: [],
+      orders: [],
+      unstoredTradedOrders: [traded(filled), traded(open), traded(unknown), traded(failing), traded(`${SHARD}-5-11`, 'SOLUSDT'), traded(cancelled)],
+      unstoredClosedOrders: [{ orderLinkId: cancelled, symbol: SYMBOL, side: 'Sell', report: closedReport }, { orderLinkId: `${SHARD}-5-13`, symbol: 'SOLUSDT', side: 'Sell', report: closedReport }],
+    });
+    expect(journal.orders.filter((entry) => entry.orderLinkId === cancelled).at(-1)).toEqual({ orderLinkId: cancelled, status: 'Cancelled', level: undefined });
     await h.start();
     // The filled one is stored with its final state; the open one was reconciliation's; the others are logged.
     expect(journal.orders.filter((entry) => entry.orderLinkId === filled).at(-1)).toEqual({ orderLinkId: filled, status: 'Filled', level: undefined });
