@@ -264,6 +264,7 @@ const ORDER_GONE = new Set([110001, 110008, 170213]);
 const MAX_QUERIES_PER_TICK = 20;
 /** Unstored traded orders asked for at a start, at most (each is one status query). */
 const MAX_UNSTORED_QUERIES = 50;
+const UNSTORED_QUERY_GAP_MS = 100;
 const REFUSED_CREATE_HOLD_MS = 1_000;
 const BACKFILL_RETRY_AFTER_MS = 2_000;
 const POSITION_GRACE_MS = 3_000;
@@ -382,10 +383,13 @@ export class Engine {
     }
     this.deps.logger.info('disconnect-cancel armed', { windowSeconds: this.deps.settings.dcpWindowSeconds });
     await this.reconcileAll();
-    await this.recordUnstoredTraded();
     // stop() may have been called while reconciling.
     if ((this.phase as EnginePhase) !== 'starting') return;
     this.phase = 'running';
+    // In the background, paced: it completes the stored history and has no bearing on what may trade.
+    const recording = this.recordUnstoredTraded();
+    this.inFlight.add(recording);
+    void recording.finally(() => this.inFlight.delete(recording));
     this.deps.logger.info('quoting', { symbols: [...this.symbols.keys()] });
     for (const state of this.symbols.values()) this.requote(state);
   }
@@ -401,6 +405,9 @@ export class Engine {
     if (this.unstoredTraded.length > wanted.length) logger.warn('more unstored traded orders than are asked for at a start; the rest stay unstored', { left: this.unstoredTraded.length - wanted.length });
     this.unstoredTraded = [];
     for (const { orderLinkId, symbol, side } of wanted) {
+      // Paced well within the venue's per-endpoint limits, which the quoting shares.
+      await this.deps.sleep(UNSTORED_QUERY_GAP_MS);
+      if (this.phase !== 'running') return;
       const state = this.symbols.get(symbol);
       if (!state || this.tracker.get(orderLinkId)) continue;
       try {

@@ -51,12 +51,19 @@ export function testConfig(sim: Simulator, secretId: string, shard: string, over
   return loadConfig({ fileText: JSON.stringify(testConfigDocument(secretId, shard, overrides)), env: venueEnv(sim) }).config;
 }
 
-/** Every item of a cursor-paged list endpoint. */
+/** Bybit: too many visits (the endpoint's per-UID limit, which the test shares with the engine's key). */
+const RATE_LIMITED = 10006;
+
+/** Every item of a cursor-paged list endpoint; a page refused for the rate limit is asked again, as any client would. */
 export async function allPages<T>(fetch: (cursor: string | undefined) => Promise<{ retCode: number; retMsg: string; result: { list: T[]; nextPageCursor?: string } }>): Promise<T[]> {
   const items: T[] = [];
   let cursor: string | undefined;
   do {
-    const response = await fetch(cursor);
+    let response = await fetch(cursor);
+    for (let attempt = 1; response.retCode === RATE_LIMITED && attempt <= 5; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      response = await fetch(cursor);
+    }
     if (response.retCode !== 0) throw new Error(`venue answered ${response.retCode} ${response.retMsg}`);
     items.push(...response.result.list);
     cursor = response.result.nextPageCursor || undefined;

@@ -30,6 +30,11 @@ class RecordingJournal implements EngineJournal {
   }
 }
 
+/** Wakes every sleep in turn (the paced background queries), letting each step settle. */
+async function drainSleeps(h: EngineHarness): Promise<void> {
+  for (let step = 0; step < 500 && h.time.runNextTimer(); step++) await flush();
+}
+
 describe('the engine and its journal', () => {
   it('tells the journal every order change and execution, and stops quoting while its writes lag', async () => {
     const journal = new RecordingJournal();
@@ -157,6 +162,9 @@ describe('the engine and its journal', () => {
     });
     expect(journal.orders.filter((entry) => entry.orderLinkId === cancelled).at(-1)).toEqual({ orderLinkId: cancelled, status: 'Cancelled', level: undefined });
     await h.start();
+    // Asked in the background, paced, once quoting has begun.
+    expect(h.engine.status().phase).toBe('running');
+    await drainSleeps(h);
     // The filled one is stored with its final state; the open one was reconciliation's; the others are logged.
     expect(journal.orders.filter((entry) => entry.orderLinkId === filled).at(-1)).toEqual({ orderLinkId: filled, status: 'Filled', level: undefined });
     expect(journal.orders.some((entry) => entry.orderLinkId === open)).toBe(false);
@@ -170,7 +178,17 @@ describe('the engine and its journal', () => {
     const many = Array.from({ length: 60 }, (_, index) => ({ orderLinkId: `${SHARD}-5-${(index + 20).toString(36)}`, symbol: SYMBOL, side: 'Sell' as const }));
     h.engine.restore({ positions: [], appliedExecIds: [], orders: [], unstoredTradedOrders: many });
     await h.start();
+    await drainSleeps(h);
     expect(h.query.calls).toHaveLength(50);
     expect(h.logger.has('warn', 'more unstored traded orders than are asked for at a start; the rest stay unstored')).toBe(true);
+  });
+
+  it('stops asking for unstored traded orders once the engine stops', async () => {
+    const h = new EngineHarness();
+    h.engine.restore({ positions: [], appliedExecIds: [], orders: [], unstoredTradedOrders: [{ orderLinkId: `${SHARD}-5-30`, symbol: SYMBOL, side: 'Buy' }] });
+    await h.start();
+    const stopping = h.engine.stop('test over');
+    await h.settle(stopping);
+    expect(h.query.calls.filter((call) => call.orderLinkId === `${SHARD}-5-30`)).toEqual([]);
   });
 });
