@@ -50,8 +50,8 @@ export default {
   coverageReporters: ['text-summary', 'text', 'lcov'],
   // Thresholds only go up. src/core is the pure domain: it must stay near fully covered.
   coverageThreshold: {
-    global: { lines: 91, branches: 86, functions: 94, statements: 91 },
-    './src/core/': { lines: 99, branches: 95, functions: 100, statements: 99 },
-    './src/engine/': { lines: 99, branches: 95, functions: 100, statements: 99 },
+    global: { lines: 93, branches: 89, functions: 95, statements: 93 },
+    './src/core/': { lines: 99, branches: 96, functions: 100, statements: 99 },
+    './src/engine/': { lines: 99, branches: 95.5, functions: 100, statements: 99 },
   },
 };
