@@ -231,13 +231,13 @@ export class RiskEvaluator {
     if (!limits) throw new Error(`no risk limits for ${symbol}`);
     const stored = await exposure.read(symbol, utcDay(now), minutesToRead(limits, now));
     const evaluation = evaluateExposure(stored, limits, now, settings.risk.fillRatePauseMs);
-    if (evaluation.newPeakPnl) await exposure.raisePeak(symbol, evaluation.newPeakPnl);
     for (const breach of evaluation.breaches) {
       metrics.count('Breaches', 1, { reason: breach.code });
       logger.warn('risk limit breached', { symbol, reason: breach.code, mode: breach.mode, message: breach.message });
     }
     const request = freezeRequestOf(symbol, evaluation.breaches, RISK_EVALUATOR_ACTOR);
-    if (request) await this.freeze(request, now);
+    // The new peak is stored alongside the freeze, not before it: a breach acts first.
+    await Promise.all([evaluation.newPeakPnl ? exposure.raisePeak(symbol, evaluation.newPeakPnl) : undefined, request ? this.freeze(request, now) : undefined]);
     return evaluation;
   }
 
@@ -269,9 +269,11 @@ export class RiskEvaluator {
    * hangs, and a cancel-all of nothing is cheap.
    */
   private async freeze(request: FreezeRequest, now: number): Promise<void> {
-    const outcome = await this.commitControl((state) => decideFreeze(state, request, now));
+    // The cancel at the venue goes out at once, beside the write of the freeze: it is what stops the
+    // trading, and it needs nothing from the control state.
+    const cancelling = request.mode === 'hard' ? this.cancelAtVenue(request.symbols.length > 0 ? request.symbols : this.everySymbol(), request.reason.code) : undefined;
+    const [outcome] = await Promise.all([this.commitControl((state) => decideFreeze(state, request, now)), cancelling]);
     if (outcome === 'changed') this.deps.metrics.count('Freezes', 1, { reason: request.reason.code });
-    if (request.mode === 'hard') await this.cancelAtVenue(request.symbols.length > 0 ? request.symbols : this.everySymbol(), request.reason.code);
   }
 
   /** Every symbol the settings name: traded by a shard, or with limits. */

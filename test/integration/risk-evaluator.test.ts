@@ -32,6 +32,7 @@ import { provisionTestStage, testClients } from '../support/aws.js';
 import { drainEvents } from '../support/durability.js';
 import { storeTraderKey, venueOpenOrders } from '../support/engine.js';
 import { TRADER } from '../support/sim.js';
+import { fillEvent } from '../support/fills.js';
 
 /** 2030-01-02T03:04:30Z, half way through a minute: the evaluator's clock and the fills' time. */
 const NOW = Date.UTC(2030, 0, 2, 3, 4, 30);
@@ -127,24 +128,7 @@ async function scenario(options: { limits?: Record<string, Partial<typeof LIMITS
 let execCount = 0;
 function fill(overrides: Partial<FillEventV1> = {}): FillEventV1 {
   execCount += 1;
-  const execId = overrides.execId ?? `exec-${execCount.toString().padStart(5, '0')}`;
-  return {
-    schemaVersion: 1,
-    eventId: `fill:${execId}`,
-    shard: 'a',
-    symbol: 'BTCUSDT',
-    execId,
-    orderId: `order-${execId}`,
-    orderLinkId: '',
-    side: 'Buy',
-    price: '65000',
-    qty: '0.01',
-    fee: '-0.0325',
-    feeRate: '-0.00005',
-    isMaker: true,
-    execTime: NOW - 1000,
-    ...overrides,
-  };
+  return fillEvent(overrides.execId ?? `exec-${execCount.toString().padStart(5, '0')}`, NOW - 1000, overrides);
 }
 
 /** An EventBridge envelope as a rule delivers it to SQS (the emulator's shape: no account). */

@@ -21,29 +21,14 @@ import {
   utcDay,
   windowSums,
 } from '../../../src/core/exposure.js';
+import { fillEvent } from '../../support/fills.js';
 
 /** 2030-01-02T03:04:30Z: half way through a minute. */
 const NOW = Date.UTC(2030, 0, 2, 3, 4, 30);
 const MINUTE = minuteOf(NOW);
 
 function fill(execId: string, overrides: Partial<FillEventV1> = {}): FillEventV1 {
-  return {
-    schemaVersion: 1,
-    eventId: `fill:${execId}`,
-    shard: 'a',
-    symbol: 'BTCUSDT',
-    execId,
-    orderId: `order-${execId}`,
-    orderLinkId: '',
-    side: 'Buy',
-    price: '65000',
-    qty: '0.01',
-    fee: '-0.0325',
-    feeRate: '-0.00005',
-    isMaker: true,
-    execTime: NOW,
-    ...overrides,
-  };
+  return fillEvent(execId, NOW, overrides);
 }
 
 const LIMITS: ExposureLimits = {
