@@ -198,6 +198,9 @@ export class WriteBehind implements EngineJournal {
     };
   }
 
+  /** Rounds of writes under way (one, or none: the loop and stop() never overlap). */
+  private rounds = 0;
+
   private pendingCount(): number {
     let count = this.orders.size + this.events.length + this.clears.length;
     for (const queue of this.fills.values()) count += queue.length;
@@ -259,6 +262,15 @@ export class WriteBehind implements EngineJournal {
 
   /** One pass over every queue; false when something failed (the next pass backs off). */
   private async round(): Promise<boolean> {
+    this.rounds += 1;
+    try {
+      return await this.roundOnce();
+    } finally {
+      this.rounds -= 1;
+    }
+  }
+
+  private async roundOnce(): Promise<boolean> {
     let ok = true;
     for (const symbol of [...this.fills.keys()]) ok = (await this.writeFills(symbol)) && ok;
     ok = (await this.writeOrders()) && ok;
@@ -465,9 +477,17 @@ export class WriteBehind implements EngineJournal {
     return { unwritten };
   }
 
-  /** Waits until every queue is empty (tests, and the bench's "written" figure), or the deadline passes. */
+  /** Whether a round of writes is under way: its items have left the queues but are not written yet. */
+  private writing(): boolean {
+    return this.rounds > 0;
+  }
+
+  /**
+   * Waits until every queue is empty and no round of writes is under way (tests, and the bench's "written"
+   * figure), or the deadline passes.
+   */
   async drained(deadline: number): Promise<boolean> {
-    while (this.pendingCount() > 0) {
+    while (this.pendingCount() > 0 || this.writing()) {
       if (this.deps.clock() >= deadline) return false;
       this.wake?.();
       await this.deps.sleep(10);
