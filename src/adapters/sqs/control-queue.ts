@@ -51,6 +51,8 @@ export interface ControlQueueOptions {
   readonly sleep: (ms: number) => Promise<void>;
 }
 
+/** How long a received control message stays invisible to other receives, s. */
+const RECEIVE_VISIBILITY_SECONDS = 2;
 /** After a failed receive, the pause before the next one, ms (the periodic read covers the gap). */
 const RECEIVE_RETRY_MS = 1_000;
 
@@ -75,7 +77,10 @@ export class ControlQueue {
     while (!this.stopped()) {
       try {
         const answer = await client.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: waitSeconds, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
+          // A short visibility: a long poll abandoned by a stopped process (its connection closed while
+          // SQS still held it) may take a message with it; the message is visible again at once for the
+          // live engine, instead of after the queue's 30 s. A wake-up seen twice costs one more read.
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: waitSeconds, MaxNumberOfMessages: 10, VisibilityTimeout: RECEIVE_VISIBILITY_SECONDS, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
           { abortSignal: this.abort.signal },
         );
         const messages = answer.Messages ?? [];
