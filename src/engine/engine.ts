@@ -264,6 +264,9 @@ const ORDER_GONE = new Set([110001, 110008, 170213]);
 const MAX_QUERIES_PER_TICK = 20;
 /** Unstored traded orders asked for at a start, at most (each is one status query). */
 const MAX_UNSTORED_QUERIES = 50;
+/** Tries of each final-state query on stop, and the pause before the next (times the attempt), ms. */
+const FINAL_QUERY_ATTEMPTS = 3;
+const FINAL_QUERY_RETRY_MS = 200;
 const UNSTORED_QUERY_GAP_MS = 100;
 const REFUSED_CREATE_HOLD_MS = 1_000;
 const BACKFILL_RETRY_AFTER_MS = 2_000;
@@ -493,12 +496,17 @@ export class Engine {
     while (this.totalOpenOrders() > 0 && clock() < streamBy) await sleep(20);
     for (const symbol of this.symbols.keys()) {
       for (const order of this.tracker.openOrders(symbol).slice(0, MAX_QUERIES_PER_TICK)) {
-        if (clock() >= deadline) return;
-        try {
-          const report = await query(symbol, order.intent.orderLinkId);
-          if (report) this.tracker.onVenueReport(order.intent.orderLinkId, report);
-        } catch (error) {
-          logger.debug('final-state query failed on stop', { orderLinkId: order.intent.orderLinkId, error: describe(error) });
+        // A refused query (the endpoint's quota spent, on a busy stop) is tried again while time allows.
+        for (let attempt = 1; attempt <= FINAL_QUERY_ATTEMPTS; attempt++) {
+          if (clock() >= deadline) return;
+          try {
+            const report = await query(symbol, order.intent.orderLinkId);
+            if (report) this.tracker.onVenueReport(order.intent.orderLinkId, report);
+            break;
+          } catch (error) {
+            logger.debug('final-state query failed on stop', { orderLinkId: order.intent.orderLinkId, attempt, error: describe(error) });
+            if (attempt < FINAL_QUERY_ATTEMPTS) await sleep(Math.min(FINAL_QUERY_RETRY_MS * attempt, Math.max(0, deadline - clock())));
+          }
         }
       }
     }

@@ -78,9 +78,12 @@ describe('a limit breach by real fills', () => {
     }, 60_000);
     expect(frozen.freeze).toMatchObject({ mode: 'hard', symbols: ['BTCUSDT'], actor: 'risk-evaluator', reason: { code: 'position-limit' } });
     await eventually('every BTCUSDT order cancelled', () => (openInExchange('BTCUSDT') === 0 ? true : undefined), 5_000);
-    const btc = engine.engine.status().symbols.find((symbol) => symbol.symbol === 'BTCUSDT');
-    expect(btc?.quoting).toBe(false);
-    expect(btc?.blockers.some((blocker) => blocker.startsWith(`frozen by the control plane (version ${frozen.version}: hard position-limit`))).toBe(true);
+    // The evaluator cancels at the venue beside its write; the engine stops quoting once the event wakes it.
+    const btc = await eventually('the engine frozen on BTCUSDT', () => {
+      const symbol = engine.engine.status().symbols.find((entry) => entry.symbol === 'BTCUSDT');
+      return symbol && !symbol.quoting ? symbol : undefined;
+    }, 5_000);
+    expect(btc.blockers.some((blocker) => blocker.startsWith(`frozen by the control plane (version ${frozen.version}: hard position-limit`))).toBe(true);
     // Nothing new on the frozen symbol; the other one goes on.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(openInExchange('BTCUSDT')).toBe(0);

@@ -63,6 +63,7 @@ describe('SIGKILL at random points', () => {
     const random = seededRandom(SEED);
     const document = testConfigDocument(aws.stage.names.secrets.tradingKey, SHARD, settings());
     const kills = { starting: 0, quoting: 0, withLiveOrders: 0, leasesLost: 0 };
+    const lastLogs: string[] = [];
     const events: ReceivedEvent[] = [];
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const { child, output, exited } = spawnEngine(sim, document);
@@ -88,7 +89,7 @@ describe('SIGKILL at random points', () => {
     expect(kills.withLiveOrders).toBeGreaterThanOrEqual(Math.floor(kills.quoting / 2));
 
     const config = testConfig(sim, aws.stage.names.secrets.tradingKey, SHARD, settings());
-    const last = await startEngineProcess({ config, credentials: secretsManagerCredentials(config, aws.clients.secrets), aws: { dynamodb: aws.clients.dynamodb, eventBridge: aws.clients.eventBridge }, logSink: () => undefined });
+    const last = await startEngineProcess({ config, credentials: secretsManagerCredentials(config, aws.clients.secrets), aws: { dynamodb: aws.clients.dynamodb, eventBridge: aws.clients.eventBridge }, logSink: (line) => lastLogs.push(line) });
     running.push(last);
     await eventually('ready after the last kill', () => (last.engine.ready().ready ? true : undefined), 30_000);
     // Nothing orphaned: whatever is open at the venue, the running engine knows.
@@ -117,7 +118,15 @@ describe('SIGKILL at random points', () => {
       const history = await venueOrderHistory(rest, symbol);
       expect(new Set(history.map((order) => order.orderLinkId)).size).toBe(history.length);
     }
-    const report = await expectStoreEqualsVenue({ clients: aws.clients, names: aws.stage.names, rest, shard: SHARD, symbols: SYMBOLS, queueUrl, events });
+    let report: Awaited<ReturnType<typeof expectStoreEqualsVenue>>;
+    try {
+      report = await expectStoreEqualsVenue({ clients: aws.clients, names: aws.stage.names, rest, shard: SHARD, symbols: SYMBOLS, queueUrl, events });
+    } catch (error) {
+      // What the last generation said about the order named in the failure, to tell why.
+      const named = /"orderLinkId": "([^"]+)"/.exec(error instanceof Error ? error.message : '')?.[1];
+      const said = named === undefined ? [] : lastLogs.filter((line) => line.includes(named)).slice(0, 20);
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\nthe last generation's lines naming it:\n${said.join('\n')}\nrestore: ${lastLogs.find((line) => line.includes('restored the stored state')) ?? '-'}`);
+    }
     expect(report.venueFills).toBeGreaterThan(0);
     process.stdout.write(`crash test: ${CYCLES} kills (${kills.starting} starting, ${kills.quoting} quoting, ${kills.withLiveOrders} with live orders, ${kills.leasesLost} lost their lease first); ${report.venueFills} fills, ${report.storedOrders} orders stored, ${report.redeliveredFillEvents} fill events redelivered\n`);
   }, 15 * 60_000);
