@@ -114,7 +114,9 @@ export async function expectStoreEqualsVenue(check: StoreCheck): Promise<StoreCh
     venueFills += executions.length;
     for (const execution of executions) {
       const item = fillById.get(execution.execId);
-      expect(item).toMatchObject({ symbol, orderLinkId: execution.orderLinkId, side: execution.side, isMaker: execution.isMaker, execTime: Number(execution.execTime) });
+      // Named, so that a failure says which execution of which order.
+      const stored = item && { symbol: item.symbol, orderLinkId: item.orderLinkId, side: item.side, isMaker: item.isMaker, execTime: item.execTime };
+      expect({ execId: execution.execId, orderLinkId: execution.orderLinkId, stored }).toEqual({ execId: execution.execId, orderLinkId: execution.orderLinkId, stored: { symbol, orderLinkId: execution.orderLinkId, side: execution.side, isMaker: execution.isMaker, execTime: Number(execution.execTime) } });
       expect(dec(item?.price as string).eq(dec(execution.execPrice))).toBe(true);
       expect(dec(item?.qty as string).eq(dec(execution.execQty))).toBe(true);
       expect(dec(item?.fee as string).eq(dec(execution.execFee))).toBe(true);
@@ -143,7 +145,8 @@ export async function expectStoreEqualsVenue(check: StoreCheck): Promise<StoreCh
       const seen = { orderLinkId: order.orderLinkId, venue: { status: order.orderStatus, cumExecQty: order.cumExecQty, createdTime: order.createdTime, updatedTime: order.updatedTime } };
       expect({ ...seen, stored: stored && { symbol: stored.symbol, status: stored.status } }).toEqual({ ...seen, stored: { symbol, status: order.orderStatus } });
       expect(stored?.openShard).toBeUndefined();
-      expect(lastOrderEvent.get(order.orderLinkId)).toMatchObject({ status: order.orderStatus, orderId: order.orderId });
+      const lastEvent = lastOrderEvent.get(order.orderLinkId);
+      expect({ ...seen, lastEvent: lastEvent && { status: lastEvent.status, orderId: lastEvent.orderId } }).toEqual({ ...seen, lastEvent: { status: order.orderStatus, orderId: order.orderId } });
     }
   }
   expect(fills.length).toBe(venueFills);
