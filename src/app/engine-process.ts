@@ -91,6 +91,11 @@ export interface EngineProcessOptions {
   readonly onLeaseLost?: (detail: string) => void;
 }
 
+export interface ProcessStopReport extends StopReport {
+  /** Items of state the journal could not write by the stop's deadline (logged with their content). */
+  readonly unwrittenState: number;
+}
+
 export interface EngineProcess {
   readonly engine: Engine;
   /** The write-behind of state and events, when persistence is enabled. */
@@ -102,7 +107,7 @@ export interface EngineProcess {
   readonly logger: Logger;
   readonly healthUrl: string;
   /** Graceful stop: the engine cancels everything and waits, then the connections close. */
-  stop(reason: string): Promise<StopReport>;
+  stop(reason: string): Promise<ProcessStopReport>;
 }
 
 /** Order books are read 50 deep: enough for the micro-price and the fast-cancel checks, light to keep. */
@@ -489,14 +494,14 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const metricsTimer = setInterval(flushMetrics, config.engine.metricsIntervalMs);
 
   const busyPoll = config.engine.busyPoll ? startBusyPoll() : undefined;
-  let stopped: Promise<StopReport> | undefined;
-  const stop = (reason: string): Promise<StopReport> => {
+  let stopped: Promise<ProcessStopReport> | undefined;
+  const stop = (reason: string): Promise<ProcessStopReport> => {
     stopped ??= (async () => {
       const report = await engine.stop(rotated ? `${reason} (credentials rotated)` : reason);
       await controlQueue?.stop();
       links.control?.stop();
       // The cancels' final reports are in the queues by now: written before the process goes.
-      await journal?.stop(clock() + FLUSH_ON_STOP_MS);
+      const unwrittenState = (await journal?.stop(clock() + FLUSH_ON_STOP_MS))?.unwritten ?? 0;
       // The last heartbeat says "stopped", so the watchdog does not take a clean stop for a dead engine.
       if (lostLease.detail === undefined) await links.control?.beat();
       await leaseKeeper?.release();
@@ -507,7 +512,8 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       marketData.stop();
       closeSockets();
       await health.close();
-      return report;
+      // State left unwritten (logged with its content) makes the stop unclean, whatever the venue says.
+      return { ...report, clean: report.clean && unwrittenState === 0, unwrittenState };
     })();
     return stopped;
   };

@@ -89,7 +89,7 @@ export async function readStoredState(options: RestoreOptions): Promise<Restored
 
   // Orders that traded but were never stored: a generation killed between sending one and storing it,
   // whose order then filled (and closed) before anyone watched. Their final state is asked for at start.
-  const storedTraded = await store.storedOrderLinkIds([...tradedOrders.keys()]);
+  const storedTraded = await store.storedOrderStatuses([...tradedOrders.keys()]);
   const unstoredTradedOrders = [...tradedOrders.values()].filter((order) => !storedTraded.has(order.orderLinkId));
   // Orders closed while no generation watched, never stored: the venue still reports them (closed ones for a
   // day or more), with their final state.
@@ -98,7 +98,7 @@ export async function readStoredState(options: RestoreOptions): Promise<Restored
     const start = Math.max(options.lastSeenAlive - options.aliveMarginMs, now - CLOSED_ORDERS_REACH_MS);
     for (const symbol of options.symbols) {
       const ours = (await options.closedOrders(symbol, start, now)).filter((order) => order.orderLinkId !== '' && options.isOurs(order.orderLinkId));
-      const stored = await store.storedOrderLinkIds(ours.map((order) => order.orderLinkId));
+      const stored = await store.storedOrderStatuses(ours.map((order) => order.orderLinkId));
       unstoredClosedOrders.push(...ours.filter((order) => !stored.has(order.orderLinkId)));
     }
   }

@@ -1193,8 +1193,7 @@ export class Engine {
    */
   private recordEarlierOrder(state: SymbolState, entry: VenueOpenOrder): void {
     if (this.tracker.get(entry.orderLinkId) || !this.deps.ids.isOurs(entry.orderLinkId)) return;
-    this.tracker.register(createOrder({ orderLinkId: entry.orderLinkId, symbol: state.symbol, side: entry.side, priceTicks: entry.report.priceTicks, qtyLots: entry.report.qtyLots, createdAt: entry.report.updatedTime }));
-    this.tracker.onVenueReport(entry.orderLinkId, entry.report);
+    this.tracker.registerEarlier(createOrder({ orderLinkId: entry.orderLinkId, symbol: state.symbol, side: entry.side, priceTicks: entry.report.priceTicks, qtyLots: entry.report.qtyLots, createdAt: entry.report.updatedTime }), entry.report);
   }
 
   private onForeignOrder(state: SymbolState, update: VenueOrderUpdate): void {

@@ -58,6 +58,8 @@ export type TrackerOutcome =
 export interface TrackerListener {
   orderChanged(order: Order, level: number | undefined): void;
   executionApplied(execution: Execution, position: Position): void;
+  /** An order an earlier generation sent, found at the venue: most are stored already, so it is not a change. */
+  earlierOrderFound(order: Order): void;
 }
 
 export class OrderTracker {
@@ -75,6 +77,18 @@ export class OrderTracker {
   register(order: Order, slot?: QuoteSlot): void {
     this.track(order, slot);
     this.listener?.orderChanged(order, slot?.level);
+  }
+
+  /**
+   * Tracks an order an earlier generation sent, found at the venue with this report (no slot: nothing
+   * quotes with it). The listener hears that it was found, not that it changed: it may be stored already.
+   */
+  registerEarlier(order: Order, report: VenueOrderReport): void {
+    const result = transition(order, { type: 'VenueReport', report });
+    if (!result.ok) this.illegalTransitions.set(result.error.code, (this.illegalTransitions.get(result.error.code) ?? 0) + 1);
+    const found = result.ok ? result.order : order;
+    this.track(found, undefined);
+    this.listener?.earlierOrderFound(found);
   }
 
   /** Tracks an order read back from the store at start: nothing changed, so nothing is told. */

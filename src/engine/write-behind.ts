@@ -7,6 +7,9 @@
  *   fills       per symbol, in the order they were applied, in atomic batches with the position after
  *               them (src/adapters/dynamodb/state-store.ts): stored once each, never ahead of the position
  *   orders      coalesced per orderLinkId (only the newest state is written), versioned by (epoch, revision)
+ *   earlier     orders an earlier generation sent, found at the venue (a restart's backfill reports the
+ *               last 500 closed ones of each symbol): looked up in batches, written only where the store
+ *               lacks that state, last of all; fills never wait behind them
  *   events      after their item is stored (the item carries the owed event: an outbox), in batches of 10;
  *               the bus's refusals are sent again, then the item's owed mark is cleared
  *
@@ -14,10 +17,11 @@
  * `logAfterAttempts` failures its content is logged, so that it is on record even if the process dies
  * before the store recovers. The queues stay bounded because the engine asks `blocker()` before quoting:
  * past `stopQuotingLagMs` of lag or `maxPendingItems` items it stops quoting (and says why) until the
- * writer has caught up, so no new orders and almost no new fills arrive meanwhile.
+ * writer has caught up, so no new orders and almost no new fills arrive meanwhile. Orders found from
+ * earlier generations do not hold quoting up: they are history, and bounded by what the venue reports.
  */
 import type { Instrument } from '../core/instrument.js';
-import { type Order, isOrderOpen } from '../core/order.js';
+import { type Order, isOrderOpen, orderStatus } from '../core/order.js';
 import type { Execution, Position } from '../core/position.js';
 import { type FillRecord, type OrderRecord, fillEvent, fillRecord, orderRecord, orderUpdateEvent, positionRecord } from '../core/records.js';
 import type { Logger } from '../ports/logger.js';
@@ -64,6 +68,8 @@ export interface JournalSeed {
 
 export interface WriteBehindStatus {
   readonly pendingOrders: number;
+  /** Orders found from earlier generations, still to look up (and write where the store lacks them). */
+  readonly pendingEarlierOrders: number;
   readonly pendingFills: number;
   readonly pendingEvents: number;
   /** Published events whose owed mark is still to be cleared. */
@@ -73,10 +79,16 @@ export interface WriteBehindStatus {
   readonly retries: number;
   readonly duplicateFills: number;
   readonly staleOrders: number;
+  /** Orders found from earlier generations that the store held already: not written again. */
+  readonly earlierOrdersStored: number;
   readonly fenced: boolean;
 }
 
 const BLOCKER_RECHECK_MS = 20;
+/** Orders written side by side: one slow item must not hold up the rest, and the table's capacity is shared. */
+const ORDER_WRITES_AT_ONCE = 8;
+/** Orders found from earlier generations looked up in one batch read (BatchGetItem takes 100 keys). */
+const EARLIER_LOOKUP_BATCH = 100;
 
 interface PendingOrder {
   readonly order: Order;
@@ -112,6 +124,7 @@ interface PendingEvent {
 
 export class WriteBehind implements EngineJournal {
   private readonly orders = new Map<string, PendingOrder>();
+  private readonly earlier = new Map<string, PendingOrder>();
   private readonly revisions = new Map<string, number>();
   /** The last order-update event queued per order: the same venue state is not announced twice. */
   private readonly announced = new Map<string, string>();
@@ -124,6 +137,7 @@ export class WriteBehind implements EngineJournal {
   private retries = 0;
   private duplicateFills = 0;
   private staleOrders = 0;
+  private earlierOrdersStored = 0;
   private fenced = false;
   private consecutiveFailures = 0;
   private loop: Promise<void> | undefined;
@@ -138,10 +152,21 @@ export class WriteBehind implements EngineJournal {
 
   orderChanged(order: Order, level: number | undefined): void {
     const { orderLinkId } = order.intent;
+    const since = this.orders.get(orderLinkId)?.since ?? this.deps.clock();
+    this.orders.set(orderLinkId, { order, level, revision: this.nextRevision(orderLinkId), since, attempts: 0 });
+  }
+
+  earlierOrderFound(order: Order): void {
+    const { orderLinkId } = order.intent;
+    const since = this.earlier.get(orderLinkId)?.since ?? this.deps.clock();
+    this.earlier.set(orderLinkId, { order, level: undefined, revision: this.nextRevision(orderLinkId), since, attempts: 0 });
+  }
+
+  /** Revisions go up with every state queued, whichever queue: a later state is never overwritten by an earlier one. */
+  private nextRevision(orderLinkId: string): number {
     const revision = (this.revisions.get(orderLinkId) ?? 0) + 1;
     this.revisions.set(orderLinkId, revision);
-    const since = this.orders.get(orderLinkId)?.since ?? this.deps.clock();
-    this.orders.set(orderLinkId, { order, level, revision, since, attempts: 0 });
+    return revision;
   }
 
   executionApplied(execution: Execution, position: Position): void {
@@ -174,7 +199,7 @@ export class WriteBehind implements EngineJournal {
 
   private assess(now: number): string | undefined {
     if (this.fenced) return 'state writes fenced: a newer generation wrote this shard\'s positions';
-    const pending = this.pendingCount();
+    const pending = this.pendingCount() - this.earlier.size;
     if (pending > this.deps.settings.maxPendingItems) return `state writes behind: ${pending} items waiting`;
     const lag = this.oldestPendingMs(now);
     if (lag > this.deps.settings.stopQuotingLagMs) return `state writes behind: oldest waiting ${Math.round(lag)} ms`;
@@ -186,6 +211,7 @@ export class WriteBehind implements EngineJournal {
     for (const queue of this.fills.values()) pendingFills += queue.length;
     return {
       pendingOrders: this.orders.size,
+      pendingEarlierOrders: this.earlier.size,
       pendingFills,
       pendingEvents: this.events.length,
       pendingClears: this.clears.length,
@@ -194,6 +220,7 @@ export class WriteBehind implements EngineJournal {
       retries: this.retries,
       duplicateFills: this.duplicateFills,
       staleOrders: this.staleOrders,
+      earlierOrdersStored: this.earlierOrdersStored,
       fenced: this.fenced,
     };
   }
@@ -202,11 +229,12 @@ export class WriteBehind implements EngineJournal {
   private rounds = 0;
 
   private pendingCount(): number {
-    let count = this.orders.size + this.events.length + this.clears.length;
+    let count = this.orders.size + this.earlier.size + this.events.length + this.clears.length;
     for (const queue of this.fills.values()) count += queue.length;
     return count;
   }
 
+  /** Orders found from earlier generations are left out: they are history and do not hold quoting up. */
   private oldestPendingMs(now: number): number {
     let oldest = now;
     for (const entry of this.orders.values()) oldest = Math.min(oldest, entry.since);
@@ -230,6 +258,8 @@ export class WriteBehind implements EngineJournal {
       const ok = await this.round();
       // stop() takes over from here: it writes what is left against its own deadline.
       if (this.stopping()) break;
+      // Fills that arrived while orders were written go at once (the round gave way to them).
+      if (ok && this.fillsWaiting()) continue;
       await this.pause(ok ? this.deps.settings.flushIntervalMs : this.backoffMs());
     }
   }
@@ -273,9 +303,10 @@ export class WriteBehind implements EngineJournal {
   private async roundOnce(): Promise<boolean> {
     let ok = true;
     for (const symbol of [...this.fills.keys()]) ok = (await this.writeFills(symbol)) && ok;
-    ok = (await this.writeOrders()) && ok;
+    ok = (await this.writeOrders(this.orders, [...this.orders.values()])) && ok;
     ok = (await this.publishEvents()) && ok;
     ok = (await this.writeClears()) && ok;
+    ok = (await this.writeEarlierOrders()) && ok;
     this.consecutiveFailures = ok ? 0 : this.consecutiveFailures + 1;
     if (!ok) this.retries += 1;
     return ok;
@@ -328,13 +359,18 @@ export class WriteBehind implements EngineJournal {
     return true;
   }
 
-  private async writeOrders(): Promise<boolean> {
+  private fillsWaiting(): boolean {
+    for (const queue of this.fills.values()) if (queue.length > 0) return true;
+    return false;
+  }
+
+  /** Writes these entries of a queue, a few at a time; gives way (returns) as soon as fills wait. */
+  private async writeOrders(queue: Map<string, PendingOrder>, entries: readonly PendingOrder[]): Promise<boolean> {
     let ok = true;
-    const entries = [...this.orders.values()];
     const now = this.deps.clock();
-    // A few at a time: one slow item must not hold up the rest, and the table's capacity is shared.
-    for (let start = 0; start < entries.length; start += 8) {
-      const slice = entries.slice(start, start + 8);
+    for (let start = 0; start < entries.length; start += ORDER_WRITES_AT_ONCE) {
+      if (start > 0 && this.fillsWaiting()) break;
+      const slice = entries.slice(start, start + ORDER_WRITES_AT_ONCE);
       await Promise.all(
         slice.map(async (entry) => {
           const { orderLinkId, symbol } = entry.order.intent;
@@ -348,7 +384,7 @@ export class WriteBehind implements EngineJournal {
             return;
           }
           // A newer state queued meanwhile stays queued.
-          if (this.orders.get(orderLinkId)?.revision === entry.revision) this.orders.delete(orderLinkId);
+          if (queue.get(orderLinkId)?.revision === entry.revision) queue.delete(orderLinkId);
           if (outcome === 'stale') {
             this.staleOrders += 1;
             this.deps.logger.warn('a newer state of this order is stored; not overwritten', { orderLinkId, revision: entry.revision, epoch: this.deps.epoch });
@@ -356,12 +392,44 @@ export class WriteBehind implements EngineJournal {
           }
           this.written.orders += 1;
           this.queueOrderEvent(record, now);
-          if (!isOrderOpen(entry.order) && !this.orders.has(orderLinkId)) {
+          if (!isOrderOpen(entry.order) && !this.orders.has(orderLinkId) && !this.earlier.has(orderLinkId)) {
             this.revisions.delete(orderLinkId);
             this.announced.delete(orderLinkId);
           }
         }),
       );
+    }
+    return ok;
+  }
+
+  /**
+   * Orders found from earlier generations, a batch at a time: those the store holds in the same state are
+   * done; the rest (a killed generation never stored them, or stored an older state) are written like any
+   * order, with their event.
+   */
+  private async writeEarlierOrders(): Promise<boolean> {
+    let ok = true;
+    while (this.earlier.size > 0 && ok && !this.fillsWaiting()) {
+      const batch = [...this.earlier.values()].slice(0, EARLIER_LOOKUP_BATCH);
+      let stored: Map<string, string>;
+      try {
+        stored = await this.deps.store.storedOrderStatuses(batch.map((entry) => entry.order.intent.orderLinkId));
+      } catch (error) {
+        this.failed(batch, 'orders found from earlier generations', (entry) => entry.order, error);
+        return false;
+      }
+      const missing: PendingOrder[] = [];
+      for (const entry of batch) {
+        const { orderLinkId } = entry.order.intent;
+        if (stored.get(orderLinkId) !== orderStatus(entry.order)) {
+          missing.push(entry);
+          continue;
+        }
+        this.earlierOrdersStored += 1;
+        if (this.earlier.get(orderLinkId)?.revision === entry.revision) this.earlier.delete(orderLinkId);
+      }
+      // Gives way to fills; what it left stays queued for the next round.
+      ok = await this.writeOrders(this.earlier, missing);
     }
     return ok;
   }
@@ -469,6 +537,7 @@ export class WriteBehind implements EngineJournal {
     if (unwritten > 0) {
       this.deps.logger.error('state not written before stopping; its content follows', {
         orders: [...this.orders.values()].map((entry) => entry.order),
+        earlierOrders: [...this.earlier.values()].map((entry) => entry.order),
         fills: [...this.fills.values()].flat().map((entry) => describeExecution(entry.execution)),
         events: this.events.map((entry) => entry.event),
         publishedEventsStillMarkedOwed: this.clears.map((entry) => entry.eventId),

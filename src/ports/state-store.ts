@@ -47,8 +47,12 @@ export interface StateStore {
   loadOpenOrders(shard: string): Promise<OrderRecord[]>;
   /** Which of these execIds are stored (read consistently). */
   storedExecIds(execIds: readonly string[]): Promise<Set<string>>;
-  /** Which of these orders are stored (consistent reads): an execution of one that is not names an order a killed generation never stored. */
-  storedOrderLinkIds(orderLinkIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * The stored status of each of these orders that is stored (consistent reads). An execution of one that
+   * is not names an order a killed generation never stored; an order found at the venue is written only
+   * where the store lacks its state.
+   */
+  storedOrderStatuses(orderLinkIds: readonly string[]): Promise<Map<string, string>>;
   /** Items whose event is still owed to the bus (an index: it can lag the last writes by a moment). */
   loadPendingEvents(shard: string): Promise<{ readonly orders: OrderRecord[]; readonly fills: FillRecord[] }>;
 }

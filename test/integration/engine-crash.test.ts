@@ -14,6 +14,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestClientV5 } from 'bybit-api';
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from '../../src/app/engine-process.js';
 import { seededRandom } from '../../sim/random.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
@@ -112,7 +115,7 @@ describe('SIGKILL at random points', () => {
       return JSON.stringify(seen.latest.ours) === JSON.stringify(seen.latest.venue) ? true : undefined;
     }, 10_000).catch(() => undefined);
     expect(seen.latest.ours).toEqual(seen.latest.venue);
-    expect((await last.stop('done')).clean).toBe(true);
+    expect(await last.stop('done')).toMatchObject({ clean: true, unwrittenState: 0 });
 
     for (const symbol of SYMBOLS) {
       const history = await venueOrderHistory(rest, symbol);
@@ -125,7 +128,10 @@ describe('SIGKILL at random points', () => {
       // What the last generation said about the order named in the failure, to tell why.
       const named = /"orderLinkId": "([^"]+)"/.exec(error instanceof Error ? error.message : '')?.[1];
       const said = named === undefined ? [] : lastLogs.filter((line) => line.includes(named)).slice(0, 20);
-      throw new Error(`${error instanceof Error ? error.message : String(error)}\nthe last generation's lines naming it:\n${said.join('\n')}\nrestore: ${lastLogs.find((line) => line.includes('restored the stored state')) ?? '-'}`);
+      const allLines = join(tmpdir(), 'mmrb-crash-last-generation.log');
+      writeFileSync(allLines, `${lastLogs.join('\n')}\n`);
+      const warnings = lastLogs.filter((line) => /"level":"(WARN|ERROR)"/.test(line)).slice(0, 30).map((line) => line.slice(0, 400));
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\nthe last generation's lines naming it:\n${said.map((line) => line.slice(0, 2000)).join('\n')}\nrestore: ${lastLogs.find((line) => line.includes('restored the stored state')) ?? '-'}\nits warnings and errors:\n${warnings.join('\n')}\nall its lines: ${allLines}`);
     }
     expect(report.venueFills).toBeGreaterThan(0);
     process.stdout.write(`crash test: ${CYCLES} kills (${kills.starting} starting, ${kills.quoting} quoting, ${kills.withLiveOrders} with live orders, ${kills.leasesLost} lost their lease first); ${report.venueFills} fills, ${report.storedOrders} orders stored, ${report.redeliveredFillEvents} fill events redelivered\n`);

@@ -45,6 +45,7 @@ beforeEach(() => {
     fault.only.clear();
     fault.refuseEventIds.clear();
     fault.sent.length = 0;
+    fault.onSend = undefined;
   }
 });
 
@@ -246,6 +247,45 @@ describe('WriteBehind on DynamoDB and EventBridge', () => {
     expect(await eventIds('wb-h')).toEqual(['fill:wb-h-c1']);
     expect((await store().loadPendingEvents('wb-h')).fills).toEqual([]);
     await writeBehind.stop(soon());
+  });
+
+  it('stores an order found from an earlier generation only where the store lacks that state, and lets fills go first', async () => {
+    const { writeBehind } = journal('wb-j');
+    const meta = (revision: number) => ({ shard: 'wb-j', level: undefined, epoch: 2, revision, now: 1 });
+    // Stored already in the state found; stored in an older state; and forty never stored.
+    const same = acked(newOrder('wb-j-2-1'), 'Cancelled', 20);
+    const older = newOrder('wb-j-2-2');
+    await store().putOrder(orderRecord(same, BTCUSDT, meta(4)));
+    await store().putOrder(orderRecord(acked(older, 'New', 20), BTCUSDT, meta(2)));
+    faults.dynamodb.sent.length = 0;
+    const unstored = Array.from({ length: 40 }, (_, index) => `wb-j-2-${index + 10}`);
+    writeBehind.earlierOrderFound(same);
+    writeBehind.earlierOrderFound(acked(older, 'Cancelled', 21));
+    for (const [index, orderLinkId] of unstored.entries()) writeBehind.earlierOrderFound(acked(newOrder(orderLinkId), 'Cancelled', 30 + index));
+    // A fill applied while the first of them is being written goes before the rest of them.
+    const apply = applier(writeBehind);
+    faults.dynamodb.onSend = (command) => {
+      if (command !== 'PutItemCommand') return;
+      faults.dynamodb.onSend = undefined;
+      apply(trade('wb-j-fill', 5_000));
+    };
+    writeBehind.start();
+    expect(await writeBehind.drained(soon())).toBe(true);
+    await writeBehind.stop(soon());
+
+    const sent = faults.dynamodb.sent.filter((command) => command !== 'UpdateItemCommand');
+    expect(sent[0]).toBe('BatchGetItemCommand');
+    const fillAt = sent.indexOf('TransactWriteItemsCommand:2');
+    expect(fillAt).toBeGreaterThan(0);
+    expect(sent.slice(fillAt).filter((command) => command === 'PutItemCommand').length).toBeGreaterThan(0);
+    // Forty-one written (the one stored alike is not), each with its event.
+    expect(sent.filter((command) => command === 'PutItemCommand')).toHaveLength(41);
+    expect(await storedOrder('wb-j-2-1')).toMatchObject({ epoch: 2, revision: 4, status: 'Cancelled' });
+    expect(await storedOrder('wb-j-2-2')).toMatchObject({ epoch: 3, status: 'Cancelled' });
+    for (const orderLinkId of unstored) expect(await storedOrder(orderLinkId)).toMatchObject({ epoch: 3, status: 'Cancelled', shard: 'wb-j' });
+    const announced = (await eventIds('wb-j')).filter((eventId) => eventId.startsWith('order:'));
+    expect(announced.sort()).toEqual(['order:wb-j-2-2:21:Cancelled', ...unstored.map((orderLinkId, index) => `order:${orderLinkId}:${30 + index}:Cancelled`)].sort());
+    expect(writeBehind.status()).toMatchObject({ pendingEarlierOrders: 0, earlierOrdersStored: 1, written: { fills: 1, orders: 41 } });
   });
 
   it('carries on from a seed: revisions and execution counts continue, and owed events are published', async () => {

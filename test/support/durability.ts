@@ -172,6 +172,8 @@ export interface Faults {
   injected: number;
   /** Every operation sent, in order, with the item count of a transaction (`TransactWriteItemsCommand:99`). */
   readonly sent: string[];
+  /** Called as each operation is sent, before it goes out: a test acts at a known point of the traffic. */
+  onSend: ((command: string) => void) | undefined;
 }
 
 type Middleware = (next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>, context: { commandName?: string }) => (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>;
@@ -191,7 +193,7 @@ interface MiddlewareStack {
 export function injectFaults(client: { readonly middlewareStack: unknown }, name: string): Faults {
   // The SDK's stack is generic over each client's own types; these middlewares only read the common parts.
   const stack = client.middlewareStack as MiddlewareStack;
-  const faults: Faults = { mode: 'none', slowMs: 0, only: new Set(), refuseEventIds: new Set(), injected: 0, sent: [] };
+  const faults: Faults = { mode: 'none', slowMs: 0, only: new Set(), refuseEventIds: new Set(), injected: 0, sent: [], onSend: undefined };
   const failures: Middleware = (next, context) => async (args) => {
     const command = context.commandName ?? '';
     const mode = faults.mode;
@@ -208,6 +210,7 @@ export function injectFaults(client: { readonly middlewareStack: unknown }, name
     const command = context.commandName ?? '';
     const items = args.input.TransactItems;
     faults.sent.push(Array.isArray(items) ? `${command}:${items.length}` : command);
+    faults.onSend?.(command);
     const entries = args.input.Entries;
     if (command !== 'PutEventsCommand' || !Array.isArray(entries)) return next(args);
     const refused = new Set<number>();

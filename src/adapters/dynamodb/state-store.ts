@@ -167,29 +167,32 @@ export class DynamoStateStore implements StateStore {
   }
 
   async storedExecIds(execIds: readonly string[]): Promise<Set<string>> {
-    return this.storedKeys(this.options.tables.fills, 'execId', execIds);
+    return new Set((await this.storedItems(this.options.tables.fills, 'execId', execIds)).keys());
   }
 
-  async storedOrderLinkIds(orderLinkIds: readonly string[]): Promise<Set<string>> {
-    return this.storedKeys(this.options.tables.orders, 'orderLinkId', orderLinkIds);
+  async storedOrderStatuses(orderLinkIds: readonly string[]): Promise<Map<string, string>> {
+    const items = await this.storedItems(this.options.tables.orders, 'orderLinkId', orderLinkIds, ['status']);
+    return new Map([...items].map(([orderLinkId, item]) => [orderLinkId, typeof item.status === 'string' ? item.status : '']));
   }
 
-  /** Which of these keys the table holds (consistent BatchGetItem, keys only). */
-  private async storedKeys(table: string, keyName: string, values: readonly string[]): Promise<Set<string>> {
-    const stored = new Set<string>();
+  /** The items of these keys that the table holds, with the attributes asked for (consistent BatchGetItem). */
+  private async storedItems(table: string, keyName: string, values: readonly string[], attributes: readonly string[] = []): Promise<Map<string, Record<string, unknown>>> {
+    const stored = new Map<string, Record<string, unknown>>();
     const unique = [...new Set(values)];
+    const names = Object.fromEntries([keyName, ...attributes].map((name, index) => [`#a${index}`, name]));
     for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
       let keys: Record<string, unknown>[] = unique.slice(start, start + BATCH_GET_LIMIT).map((value) => marshall({ [keyName]: value }));
       // DynamoDB may answer part of a batch (UnprocessedKeys): ask again for the rest.
       for (let round = 0; keys.length > 0; round++) {
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** round)));
         const answer = await this.options.client.send(
-          new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys as never, ConsistentRead: true, ProjectionExpression: '#key', ExpressionAttributeNames: { '#key': keyName } } } }),
+          new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys as never, ConsistentRead: true, ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names } } }),
           this.signal(),
         );
-        for (const item of answer.Responses?.[table] ?? []) {
-          const value = unmarshall(item)[keyName] as unknown;
-          if (typeof value === 'string') stored.add(value);
+        for (const raw of answer.Responses?.[table] ?? []) {
+          const item = unmarshall(raw);
+          const value = item[keyName] as unknown;
+          if (typeof value === 'string') stored.set(value, item);
         }
         keys = answer.UnprocessedKeys?.[table]?.Keys ?? [];
       }

@@ -15,6 +15,7 @@ import { EngineHarness, SHARD, SYMBOL, flush } from './engine-harness.js';
 class RecordingJournal implements EngineJournal {
   readonly orders: { orderLinkId: string; status: string; level: number | undefined }[] = [];
   readonly executions: { execId: string; sizeLots: bigint }[] = [];
+  readonly found: string[] = [];
   lagging: string | undefined;
 
   orderChanged(order: Order, level: number | undefined): void {
@@ -23,6 +24,12 @@ class RecordingJournal implements EngineJournal {
 
   executionApplied(execution: Execution, position: Position): void {
     this.executions.push({ execId: execution.execId, sizeLots: position.sizeLots });
+  }
+
+  /** Found ones are listed with the rest, and by name: the journal writes them only where the store lacks them. */
+  earlierOrderFound(order: Order): void {
+    this.found.push(order.intent.orderLinkId);
+    this.orderChanged(order, undefined);
   }
 
   blocker(): string | undefined {
@@ -121,6 +128,8 @@ describe('the engine and its journal', () => {
     const filled = h.venueOrder(`${SHARD}-5-a`, 'Buy', 649_980);
     h.engine.onOrderUpdate({ ...filled, report: { ...filled.report, status: 'Filled', cumExecLots: lots(2), leavesLots: lots(0) } });
     expect(h.engine.tracker.get(filled.orderLinkId) && orderStatus(h.order(filled.orderLinkId))).toBe('Filled');
+    // Told as found, not as changed: most such orders are stored already.
+    expect(journal.found).toEqual([orphan.orderLinkId, filled.orderLinkId]);
     h.engine.onOrderUpdate({ ...foreign, orderLinkId: 'someone-else-2', report: { ...foreign.report, status: 'Cancelled' } });
     expect(h.engine.tracker.get('someone-else-2')).toBeUndefined();
   });
