@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', 'cdk.out/', '.venv/', '.local/'] },
+  { ignores: ['node_modules/', 'coverage/', 'cdk.out/', '.venv/', '.local/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

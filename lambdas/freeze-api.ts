@@ -26,10 +26,9 @@ import { defaultSleep, portLogger, venueCancellerOf } from '../src/control/lambd
 import { EVENT_SOURCES } from '../src/core/events.js';
 import type { ControlStore, VenueCanceller } from '../src/ports/control.js';
 import type { Logger } from '../src/ports/logger.js';
-import { resourceNames } from '../src/resources/definitions.js';
+import { METRICS_NAMESPACE, METRIC_SERVICES, resourceNames } from '../src/resources/definitions.js';
 
-export const SERVICE_NAME = 'freeze-api';
-export const METRICS_NAMESPACE = 'MmRebateBot';
+const SERVICE_NAME = METRIC_SERVICES.freezeApi;
 
 export interface FreezeApiClients {
   readonly dynamodb: DynamoDBClient;

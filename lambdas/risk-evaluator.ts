@@ -29,10 +29,9 @@ import { defaultSleep, portLogger, venueCancellerOf } from '../src/control/lambd
 import { EVENT_SOURCES } from '../src/core/events.js';
 import type { VenueCanceller } from '../src/ports/control.js';
 import type { Logger } from '../src/ports/logger.js';
-import { resourceNames } from '../src/resources/definitions.js';
+import { METRICS_NAMESPACE, METRIC_SERVICES, resourceNames } from '../src/resources/definitions.js';
 
-export const SERVICE_NAME = 'risk-evaluator';
-export const METRICS_NAMESPACE = 'MmRebateBot';
+const SERVICE_NAME = METRIC_SERVICES.riskEvaluator;
 
 export interface RiskEvaluatorClients {
   readonly dynamodb: DynamoDBClient;

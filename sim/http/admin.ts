@@ -7,7 +7,7 @@
  * Unknown fields and out-of-range values are refused with HTTP 400 naming the field.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const FaultsUpdate = z.strictObject({
   latencyMs: z.number().int().min(0).max(60_000).optional(),

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Failure, type Outcome, RET, failure, success } from '../exchange/errors.js';
 import type { ApiKeyRecord, KeyStore, Permissions } from '../venue/keys.js';
 import { fail, okUser, parse } from './reply.js';

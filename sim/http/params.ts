@@ -2,7 +2,7 @@
  * Request parameter schemas of the REST endpoints (zod). A request that does not match gets Bybit's
  * 10001 "params error" naming the field. Numbers arrive as strings, as Bybit's API takes them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isDecimalString } from '../../src/core/decimal.js';
 
 const decimalString = z.string().refine(isDecimalString, { message: 'must be a decimal string' });

@@ -1,5 +1,5 @@
 /** Building Bybit replies in route handlers: success, failure, and parameters parsed with zod. */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type Failure, type Outcome, RET, failure, success } from '../exchange/errors.js';
 import { describeIssue } from './params.js';
 import type { Reply } from './routes.js';

@@ -3,7 +3,7 @@
  * authenticated key (and trade permission), its per-second limit per UID, and a handler that turns
  * validated parameters into Bybit's `result`. Sources for limits and shapes in sim/README.md.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ZERO } from '../../src/core/decimal.js';
 import { unrealisedPnl } from '../../src/core/position.js';
 import { type Instrument, formatPrice, formatQty, notional } from '../../src/core/instrument.js';

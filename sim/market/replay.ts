@@ -13,7 +13,7 @@
  *   and each recorded trade becomes a `flow` IOC taker at the trade's price and size, which fills whatever
  *   rests ahead in the queue there, our quotes included.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isDecimalString } from '../../src/core/decimal.js';
 import { type Instrument, priceToTicks, qtyToLots } from '../../src/core/instrument.js';
 import type { Lots, Side, Ticks } from '../../src/core/units.js';

@@ -2,7 +2,7 @@
  * The order operations behind both the REST endpoints and the order-entry WebSocket: venue strings to
  * ticks and lots (off-grid values are parameter errors), then the exchange. Same codes on both paths.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type Instrument, InstrumentError, priceToTicks, qtyToLots } from '../../src/core/instrument.js';
 import type { Lots, Ticks } from '../../src/core/units.js';
 import { type Outcome, RET, failure, success } from '../exchange/errors.js';

@@ -41,7 +41,7 @@ import { OrderRouter } from '../engine/router.js';
 import { OrderLinkIds } from '../engine/tracker.js';
 import { WriteBehind } from '../engine/write-behind.js';
 import type { Logger } from '../ports/logger.js';
-import { engineControlQueueName, resourceNames } from '../resources/definitions.js';
+import { engineControlQueueName, engineServiceName, resourceNames } from '../resources/definitions.js';
 import { ControlLink } from './control-link.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { readStoredState } from './restore.js';
@@ -151,7 +151,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const aws = persistence.enabled ? options.aws : undefined;
   const names = resourceNames(config.stage);
   const loggerBase = {
-    serviceName: `mmrb-engine-${config.shard}`,
+    serviceName: engineServiceName(config.shard),
     secrets: () => provider.secretValues(),
     level: config.engine.logLevel,
     persistentKeys: { shard: config.shard, stage: config.stage },
@@ -276,7 +276,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     });
   }
 
-  const metrics = new EngineMetrics({ serviceName: `mmrb-engine-${config.shard}`, shard: config.shard, stage: config.stage, sink: options.logSink ?? ((line) => process.stdout.write(`${line}\n`)), logger });
+  const metrics = new EngineMetrics({ serviceName: engineServiceName(config.shard), shard: config.shard, stage: config.stage, sink: options.logSink ?? ((line) => process.stdout.write(`${line}\n`)), logger });
   const tickToOrder = new LatencySamples();
   /** When the book update being handled arrived (performance.now()), while it is handled. */
   const bookStartedAt: { at: number | undefined } = { at: undefined };

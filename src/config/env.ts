@@ -4,7 +4,7 @@
  * variables are conventionally upper-case); the text is coerced to the type the schema expects there.
  * A variable that names no setting is an error, so a typo cannot silently leave the default in force.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ConfigProblem } from './errors.js';
 import { type Tree, dottedPath, isTree } from './tree.js';
 

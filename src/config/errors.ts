@@ -2,7 +2,7 @@
  * Configuration problems, each named by the dotted path (or environment variable) it is about, collected
  * so that one run reports all of them instead of one per attempt.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { dottedPath } from './tree.js';
 
 export interface ConfigProblem {

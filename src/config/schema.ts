@@ -10,7 +10,7 @@
  * effective configuration can be printed (`--print-config`) and logged safely.
  */
 import { SHARD_NAME, SHARD_NAME_RULE } from '../core/identifiers.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Decimal, ZERO, dec, isDecimalString } from '../core/decimal.js';
 
 type DecimalSign = 'any' | 'nonNegative' | 'positive';

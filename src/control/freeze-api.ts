@@ -14,7 +14,7 @@
  * half-written. Rules of the control state: src/core/control.ts.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type ActiveFreeze,
   type AuditItem,

@@ -14,7 +14,7 @@
  * transaction; a breach seen twice freezes once.
  */
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ControlChange, type ControlDecision, type ControlState, type FreezeRequest, controlEvent, decideAutoResume, decideFreeze } from '../core/control.js';
 import type { Decimal } from '../core/decimal.js';
 import { type EngineHeartbeatV1, type FillEventV1, parseEventDetail } from '../core/events.js';
@@ -273,7 +273,8 @@ export class RiskEvaluator {
     // trading, and it needs nothing from the control state.
     const cancelling = request.mode === 'hard' ? this.cancelAtVenue(request.symbols.length > 0 ? request.symbols : this.everySymbol(), request.reason.code) : undefined;
     const [outcome] = await Promise.all([this.commitControl((state) => decideFreeze(state, request, now)), cancelling]);
-    if (outcome === 'changed') this.deps.metrics.count('Freezes', 1, { reason: request.reason.code });
+    // Without a dimension, so that one alarm sees every freeze; the reason is in the log, Breaches and the audit.
+    if (outcome === 'changed') this.deps.metrics.count('Freezes', 1);
   }
 
   /** Every symbol the settings name: traded by a shard, or with limits. */

@@ -3,7 +3,7 @@
  * `MMRB_CONTROL_SETTINGS`, holding JSON (the CDK app and the local stack write it from the same engine
  * configuration). Validated with zod; a bad value stops the cold start with every problem named.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EngineConfig } from '../config/config.js';
 import { SHARD_NAME, SHARD_NAME_RULE } from '../core/identifiers.js';
 

@@ -13,7 +13,7 @@
  *   and nobody lifts a freeze they have not seen.
  * - Every change raises `version` by one; the Freeze and Unfreeze events carry it (their idempotency key).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { FREEZE_REASON_CODES, type FreezeEventV1, type FreezeReasonCode, type UnfreezeEventV1 } from './events.js';
 
 export type FreezeMode = 'pause' | 'hard';

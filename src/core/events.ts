@@ -12,7 +12,7 @@
  *
  * docs/EVENTS.md describes the contract (sources, detail types, delivery, versioning).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isDecimalString } from './decimal.js';
 import { SHARD_NAME, SHARD_NAME_RULE } from './identifiers.js';
 import { VENUE_ORDER_STATUSES } from './order.js';

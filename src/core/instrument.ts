@@ -5,7 +5,7 @@
  * Every helper that produces a price or quantity for an order returns one that the venue accepts
  * (on the tick grid, within min/max price, on the qty step, within min/max qty), or says it cannot.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Decimal, type Rounding, ZERO, dec, decFromInt, decimalPlaces, exactMultiple, isDecimalString, roundedMultiple } from './decimal.js';
 import { type Lots, type Ticks, lots, ticks } from './units.js';
 

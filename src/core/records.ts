@@ -10,7 +10,7 @@
  * revision that grows with each change within that generation. An item is only ever replaced by a newer
  * generation, or by a higher revision of the same one, so a stale writer can never overwrite newer state.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Decimal, dec, isDecimalString } from './decimal.js';
 import type { FillEventV1, OrderUpdateEventV1 } from './events.js';
 import { type Instrument, formatPrice, formatQty } from './instrument.js';

@@ -78,7 +78,7 @@ export const TABLES: Readonly<Record<TableId, TableDefinition>> = {
   },
 };
 
-export type QueueId = 'riskFills' | 'riskFillsDlq' | 'engineControl' | 'engineControlDlq';
+export type QueueId = 'riskFills' | 'riskFillsDlq' | 'engineControl' | 'engineControlDlq' | 'undeliveredEvents' | 'failedInvocations';
 
 export interface QueueDefinition {
   readonly id: QueueId;
@@ -107,6 +107,8 @@ export const QUEUES: Readonly<Record<QueueId, QueueDefinition>> = {
     visibilityTimeoutSeconds: 30,
   },
   engineControlDlq: { id: 'engineControlDlq', purpose: 'Control events the engine could not process.', visibilityTimeoutSeconds: 30 },
+  undeliveredEvents: { id: 'undeliveredEvents', purpose: 'Events a rule could not deliver to its queue after its retries (the rules\' dead-letter queue).', visibilityTimeoutSeconds: 30 },
+  failedInvocations: { id: 'failedInvocations', purpose: 'Scheduled risk-evaluator runs that failed after Lambda\'s own retries (its on-failure destination).', visibilityTimeoutSeconds: 30 },
 };
 
 export type SecretId = 'tradingKey' | 'keyAdmin';
@@ -189,4 +191,17 @@ export const RULES: Readonly<Record<RuleId, RuleDefinition>> = {
 export function ruleName(stage: string, id: RuleId, shard?: string): string {
   const base = `${PROJECT_PREFIX}-${stage}-${kebab(id)}`;
   return shard === undefined ? base : `${base}-${shard}`;
+}
+
+/** CloudWatch metrics (embedded metric format): one namespace; the `service` dimension names who emitted. */
+export const METRICS_NAMESPACE = 'MmRebateBot';
+
+export const METRIC_SERVICES = {
+  riskEvaluator: 'risk-evaluator',
+  freezeApi: 'freeze-api',
+} as const;
+
+/** The engine's service name (logs and metrics) for one shard. */
+export function engineServiceName(shard: string): string {
+  return `${PROJECT_PREFIX}-engine-${shard}`;
 }

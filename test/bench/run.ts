@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { benchBundles, formatBundles } from './bundles.js';
 import { ensureMotoVenv, startMoto } from '../../src/local/moto.js';
 import { createAwsClients, destroyAwsClients, provisionStage } from '../../src/local/provision.js';
 import { benchCore } from './core.js';
@@ -25,6 +26,12 @@ function runScript(args: readonly string[]): Promise<{ stdout: string; stderr: s
 }
 
 console.log(machineLine());
+// The Lambda bundles' sizes and cold-start proxies need no emulator: alone with `npm run bench -- bundles`,
+// else last.
+if (process.argv.includes('bundles')) {
+  for (const line of formatBundles(await benchBundles())) console.log(line);
+  process.exit(0);
+}
 // The AWS emulator, for the runs with state and events on.
 const motoServer = await ensureMotoVenv({ venvDir: fileURLToPath(new URL('../../.venv', import.meta.url)), log: (line) => console.error(`[moto] ${line}`) });
 const moto = await startMoto({ motoServer });
@@ -96,3 +103,4 @@ for (const result of await benchReplay()) console.log(formatResult(result));
 const decision = benchDecision();
 console.log(formatLatency(decision.latency));
 console.log(formatResult(decision.throughput));
+for (const line of formatBundles(await benchBundles())) console.log(line);

@@ -103,18 +103,28 @@ export interface EngineChild {
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** How the engine's process is started: node's options, the entry module, extra environment. */
+export interface EngineEntry {
+  readonly nodeArgs: readonly string[];
+  readonly script: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** The sources, through tsx's loader. */
+export const SOURCE_ENTRY: EngineEntry = { nodeArgs: ['--import', 'tsx'], script: join(root, 'src/app/main.ts') };
+
 /**
- * The engine as the container runs it: `src/app/main.ts --config <file>` in its own process, on the
- * simulator (and the emulator, through the AWS_ environment of the test worker), its output kept.
- * `imports` are extra modules loaded first (`--import`), such as a bug to inject.
+ * The engine as the container runs it: `src/app/main.ts --config <file>` (or `entry`, such as the bundle)
+ * in its own process, on the simulator (and the emulator, through the AWS_ environment of the test
+ * worker), its output kept. `imports` are extra modules loaded first (`--import`), such as a bug to inject.
  */
-export function spawnEngine(sim: Simulator, configDocument: Record<string, unknown>, imports: readonly string[] = []): EngineChild {
+export function spawnEngine(sim: Simulator, configDocument: Record<string, unknown>, imports: readonly string[] = [], entry: EngineEntry = SOURCE_ENTRY): EngineChild {
   const dir = mkdtempSync(join(tmpdir(), 'mmrb-engine-'));
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(configDocument));
   // Node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the engine, not a parent that cannot relay it.
   const loaders = imports.flatMap((path) => ['--import', join(root, path)]);
-  const child = spawn(process.execPath, ['--import', 'tsx', ...loaders, join(root, 'src/app/main.ts'), '--config', file], { cwd: root, env: { ...process.env, ...venueEnv(sim) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...entry.nodeArgs, ...loaders, entry.script, '--config', file], { cwd: root, env: { ...process.env, ...venueEnv(sim), ...entry.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));

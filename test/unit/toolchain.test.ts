@@ -9,6 +9,15 @@ describe('toolchain', () => {
     expect(process.versions.node.split('.')[0]).toBe('22');
   });
 
+  it("builds the engine's image on the same Node, as the non-root user, with no node_modules", async () => {
+    const dockerfile = await readFile(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    expect(/^ARG NODE_IMAGE=node:([0-9.]+)-bookworm-slim$/m.exec(dockerfile)?.[1]).toBe(process.versions.node);
+    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/^ENTRYPOINT \["node", "dist\/engine\/main\.mjs"\]$/m);
+    expect(runtime).not.toContain('node_modules');
+  });
+
   it('loads ESM-only dependencies such as @middy/core', async () => {
     const handler = middy<{ n: number }, number>()
       .before((request) => {

@@ -14,7 +14,7 @@
  * thrown object: bybit-api's HTTP error holds the client options, API secret included.
  */
 import type { RestClientV5 } from 'bybit-api';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Decimal, dec, isDecimalString } from '../../core/decimal.js';
 import { type GridCodec, type Instrument, gridCodec, parseLinearInstrument } from '../../core/instrument.js';
 import { isTerminalStatus } from '../../core/order.js';

@@ -7,7 +7,7 @@
  * message); a missing or malformed field the engine needs is a BybitMessageError naming it, never a silent
  * default.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { dec, isDecimalString } from '../../core/decimal.js';
 import type { GridCodec, Instrument } from '../../core/instrument.js';
 import { VENUE_ORDER_STATUSES, type VenueOrderReport } from '../../core/order.js';

@@ -6,7 +6,7 @@
  */
 import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type EngineHeartbeatV1, EngineHeartbeatV1Schema } from '../../core/events.js';
 import { parseRecord } from '../../core/records.js';
 

@@ -8,7 +8,7 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Lease, decideTake, renewed } from '../../core/lease.js';
 import { parseRecord } from '../../core/records.js';
 

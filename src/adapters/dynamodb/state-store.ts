@@ -23,7 +23,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type FillRecord, FillRecordSchema, type OrderRecord, OrderRecordSchema, type PositionRecord, PositionRecordSchema, parseRecord } from '../../core/records.js';
 import { type FillsWriteOutcome, MAX_FILLS_PER_WRITE, type OrderWriteOutcome, type StateStore } from '../../ports/state-store.js';
 import { TABLES } from '../../resources/definitions.js';

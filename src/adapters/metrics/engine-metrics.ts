@@ -19,8 +19,8 @@ import type { EngineStatus } from '../../engine/engine.js';
 import type { RouterFigures } from '../../engine/router.js';
 import type { WriteBehindStatus } from '../../engine/write-behind.js';
 import type { Logger } from '../../ports/logger.js';
+import { METRICS_NAMESPACE } from '../../resources/definitions.js';
 
-export const METRICS_NAMESPACE = 'MmRebateBot';
 /** Samples kept per interval for a latency figure; more are dropped (counted), so memory stays bounded. */
 const MAX_SAMPLES = 50_000;
 
@@ -86,6 +86,8 @@ export class EngineMetrics {
     const before = this.previous;
     const shard = {};
     const delta = (now: number, then: number | undefined) => now - (then ?? 0);
+    // One per flush while the process lives: its absence is what the "engine heartbeat missing" alarm sees.
+    this.add(shard, 'Heartbeat', MetricUnit.Count, 1);
     this.add(shard, 'QuotesSent', MetricUnit.Count, delta(status.counters.sent.create, before?.sent.create));
     this.add(shard, 'AmendsSent', MetricUnit.Count, delta(status.counters.sent.amend, before?.sent.amend));
     this.add(shard, 'CancelsSent', MetricUnit.Count, delta(status.counters.sent.cancel, before?.sent.cancel));
@@ -124,7 +126,13 @@ export class EngineMetrics {
     const refusals = new Map(Object.entries(status.counters.riskRefusals).map(([reason, count]) => [reason, count]));
     for (const [reason, count] of refusals) this.add({ reason }, 'RiskRefusals', MetricUnit.Count, delta(count, before?.refusals.get(reason)));
     const rejections = new Map(Object.entries(status.counters.venueRejections));
-    for (const [code, count] of rejections) this.add({ reason: `retCode ${code}` }, 'VenueRejections', MetricUnit.Count, delta(count, before?.rejections.get(code)));
+    let rejectedNow = 0;
+    for (const [code, count] of rejections) {
+      rejectedNow += delta(count, before?.rejections.get(code));
+      this.add({ reason: `retCode ${code}` }, 'VenueRejections', MetricUnit.Count, delta(count, before?.rejections.get(code)));
+    }
+    // All reasons together, per shard: an alarm cannot sum a dimension it does not know the values of.
+    this.add(shard, 'VenueRejectionsTotal', MetricUnit.Count, rejectedNow);
 
     this.previous = { sent: { ...status.counters.sent }, fills, refusals, rejections, retries: stateWrites?.retries ?? 0 };
     this.write();

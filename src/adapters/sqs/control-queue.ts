@@ -10,7 +10,7 @@
  * where an operator can read it. Nothing is dropped silently.
  */
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseEventDetail } from '../../core/events.js';
 import type { Logger } from '../../ports/logger.js';
 

@@ -3,7 +3,8 @@
  * as increases since the last flush, gauges as values, latency as percentiles.
  */
 import { describe, expect, it } from '@jest/globals';
-import { EngineMetrics, LatencySamples, METRICS_NAMESPACE } from '../../../src/adapters/metrics/engine-metrics.js';
+import { EngineMetrics, LatencySamples } from '../../../src/adapters/metrics/engine-metrics.js';
+import { METRICS_NAMESPACE } from '../../../src/resources/definitions.js';
 import { EngineHarness, SYMBOL } from '../engine/engine-harness.js';
 
 interface Emf {
@@ -30,7 +31,7 @@ describe('EngineMetrics', () => {
     const first = take();
     const shard = byDimensions(first, ['service', 'stage', 'shard']);
     expect(shard?._aws.CloudWatchMetrics[0]?.Namespace).toBe(METRICS_NAMESPACE);
-    expect(shard).toMatchObject({ shard: 't1', stage: 'dev', QuotesSent: 4, RouterRetries: 2, TickToOrderP50: 51, TickToOrderP99: 100, TickToOrderMax: 100, VenueRequestP50: 5, VenueRequestMax: 9, Frozen: 0, BreakerOpen: 0 });
+    expect(shard).toMatchObject({ shard: 't1', stage: 'dev', QuotesSent: 4, RouterRetries: 2, TickToOrderP50: 51, TickToOrderP99: 100, TickToOrderMax: 100, VenueRequestP50: 5, VenueRequestMax: 9, Frozen: 0, BreakerOpen: 0, Heartbeat: 1, VenueRejectionsTotal: 0 });
     expect(shard?._aws.CloudWatchMetrics[0]?.Metrics).toContainEqual({ Name: 'TickToOrderP99', Unit: 'Microseconds' });
     expect(byDimensions(first, ['service', 'stage', 'shard', 'symbol'])).toMatchObject({ symbol: SYMBOL, Quoting: 1, OpenOrders: 4, Position: 0, Fills: 0 });
 
@@ -53,6 +54,8 @@ describe('EngineMetrics', () => {
     metrics.flush(withCounters(5, 4), undefined, { retries: 0, requestMs: [] }, []);
     emf = take();
     const reasons = emf.filter((entry) => JSON.stringify(entry._aws.CloudWatchMetrics[0]?.Dimensions) === JSON.stringify([['service', 'stage', 'shard', 'reason']]));
+    // Every reason together at the shard's level, for the rejection-rate alarm.
+    expect(byDimensions(emf, ['service', 'stage', 'shard'])?.VenueRejectionsTotal).toBe(3);
     expect(reasons.map((entry) => [entry.reason, entry.RiskRefusals ?? entry.VenueRejections])).toEqual([
       ['position-limit', 2],
       ['retCode 110007', 3],

@@ -1,0 +1,73 @@
+/**
+ * A Lambda function bundled by esbuild from its TypeScript entry (NodejsFunction), with the project's
+ * bundling settings (lib/lambda-bundling.ts), Node 22 on arm64, its own log group with a retention, and
+ * Powertools configured by environment.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { join } from 'node:path';
+import { METRICS_NAMESPACE } from '../src/resources/definitions.js';
+import { LAMBDA_BUNDLE, type LambdaEntry, REPOSITORY_ROOT } from './lambda-bundling.js';
+
+export interface BundledFunctionProps {
+  readonly entry: LambdaEntry;
+  readonly functionName: string;
+  /** The Powertools service name (the `service` dimension of its metrics, the `service` key of its logs). */
+  readonly serviceName: string;
+  readonly production: boolean;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  readonly logRetention: logs.RetentionDays;
+  readonly onFailure?: lambda.IDestination;
+}
+
+/** Lambda's limit on all environment variables together, in bytes. */
+export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+
+export function bundledFunction(scope: Construct, id: string, props: BundledFunctionProps): nodejs.NodejsFunction {
+  const environment: Record<string, string> = {
+    POWERTOOLS_SERVICE_NAME: props.serviceName,
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    POWERTOOLS_LOG_LEVEL: props.production ? 'INFO' : 'DEBUG',
+    // Stack traces point into the TypeScript sources, through the bundle's source map.
+    NODE_OPTIONS: '--enable-source-maps',
+    ...props.environment,
+  };
+  const size = Object.entries(environment).reduce((total, [key, value]) => total + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
+  if (size > LAMBDA_ENVIRONMENT_LIMIT_BYTES) throw new Error(`${props.functionName}: its environment is ${size} bytes; Lambda allows ${LAMBDA_ENVIRONMENT_LIMIT_BYTES} (fewer symbols per stage, or settings from a file)`);
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { logGroupName: `/aws/lambda/${props.functionName}`, retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+  // Its own role, writing to its own log group only (instead of the managed AWSLambdaBasicExecutionRole,
+  // which may write to any log group); every other permission is granted where the resource is wired.
+  const role = new iam.Role(scope, `${id}Role`, { roleName: props.functionName, assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Runs the ${props.functionName} Lambda` });
+  logGroup.grantWrite(role);
+  return new nodejs.NodejsFunction(scope, id, {
+    functionName: props.functionName,
+    entry: join(REPOSITORY_ROOT, props.entry.entry),
+    handler: props.entry.handler,
+    projectRoot: REPOSITORY_ROOT,
+    depsLockFilePath: join(REPOSITORY_ROOT, 'package-lock.json'),
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    timeout: props.timeout,
+    memorySize: props.memorySize,
+    logGroup,
+    role,
+    environment,
+    ...(props.onFailure && { onFailure: props.onFailure, retryAttempts: 2 }),
+    bundling: {
+      format: nodejs.OutputFormat.ESM,
+      target: LAMBDA_BUNDLE.target,
+      minify: LAMBDA_BUNDLE.minify,
+      sourceMap: LAMBDA_BUNDLE.sourceMap,
+      sourcesContent: LAMBDA_BUNDLE.sourcesContent,
+      mainFields: [...LAMBDA_BUNDLE.mainFields],
+      banner: LAMBDA_BUNDLE.banner,
+      externalModules: [...LAMBDA_BUNDLE.externalModules],
+    },
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * The risk evaluator (docs/RISK.md): fill events from the bus reach it through a queue in batches (partial
+ * batch failures go back to the queue, then to its dead-letter queue), and a schedule runs it every minute
+ * (limits, edge, stale heartbeats; failures of a run go to an on-failure queue after Lambda's retries).
+ * As the watchdog it cancels at the venue with the trading key, so it reads that secret.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CONTROL_SETTINGS_ENV, type ControlSettings } from '../src/control/settings.js';
+import { type ResourceNames, type TableId, METRIC_SERVICES, QUEUES, RULES, ruleName } from '../src/resources/definitions.js';
+import { TABLE_ACCESS, grantTableAccess } from './access.js';
+import { bundledFunction } from './bundled-function.js';
+import { LAMBDA_ENTRIES } from './lambda-bundling.js';
+import { definedQueue } from './queues.js';
+
+export interface RiskEvaluatorFunctionProps {
+  readonly names: ResourceNames;
+  readonly settings: ControlSettings;
+  readonly production: boolean;
+  readonly tables: Readonly<Record<TableId, ITable>>;
+  readonly bus: events.IEventBus;
+  readonly tradingKey: secretsmanager.ISecret;
+  readonly undeliveredEvents: sqs.IQueue;
+  readonly failedInvocations: sqs.IQueue;
+  readonly logRetention: logs.RetentionDays;
+}
+
+export class RiskEvaluatorFunction extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly fillsQueue: sqs.Queue;
+  readonly fillsDeadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: RiskEvaluatorFunctionProps) {
+    super(scope, id);
+    const { names } = props;
+    const stage = names.stage;
+    this.fillsDeadLetterQueue = definedQueue(this, 'FillsDeadLetters', { queueName: names.queues.riskFillsDlq, definition: QUEUES.riskFillsDlq });
+    this.fillsQueue = definedQueue(this, 'Fills', { queueName: names.queues.riskFills, definition: QUEUES.riskFills, deadLetterQueue: this.fillsDeadLetterQueue });
+
+    this.function = bundledFunction(this, 'Function', {
+      entry: LAMBDA_ENTRIES.riskEvaluator,
+      functionName: `mmrb-${stage}-risk-evaluator`,
+      serviceName: METRIC_SERVICES.riskEvaluator,
+      production: props.production,
+      environment: { [CONTROL_SETTINGS_ENV]: JSON.stringify(props.settings) },
+      // The queue's visibility timeout (60 s) is six times this, as Lambda advises for SQS sources.
+      timeout: Duration.seconds(10),
+      memorySize: 512,
+      logRetention: props.logRetention,
+      onFailure: new destinations.SqsDestination(props.failedInvocations),
+    });
+    grantTableAccess(this.function, props.tables, TABLE_ACCESS.riskEvaluator);
+    props.bus.grantPutEventsTo(this.function);
+    props.tradingKey.grantRead(this.function);
+
+    this.function.addEventSource(
+      new sources.SqsEventSource(this.fillsQueue, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(1),
+        // The handler answers which records failed; only those are delivered again.
+        reportBatchItemFailures: true,
+        // Bounded: the exposure items are updated with conditional writes, and the venue's cancels are rate-limited.
+        maxConcurrency: 2,
+      }),
+    );
+
+    const fills = RULES.fillsToRisk;
+    new events.Rule(this, 'FillsRule', {
+      ruleName: ruleName(stage, fills.id),
+      description: fills.purpose,
+      eventBus: props.bus,
+      eventPattern: { source: [...(fills.pattern.source ?? [])], detailType: [...(fills.pattern['detail-type'] ?? [])] },
+      targets: [new targets.SqsQueue(this.fillsQueue, { deadLetterQueue: props.undeliveredEvents, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
+    });
+    new events.Rule(this, 'Schedule', {
+      ruleName: `mmrb-${stage}-risk-schedule`,
+      description: 'Runs the risk evaluator every minute: limits, edge, stale engine heartbeats (the watchdog)',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      // A run older than a minute is replaced by the next one.
+      targets: [new targets.LambdaFunction(this.function, { deadLetterQueue: props.failedInvocations, retryAttempts: 2, maxEventAge: Duration.minutes(1) })],
+    });
+  }
+}
