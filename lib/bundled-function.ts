@@ -3,15 +3,20 @@
  * bundling settings (lib/lambda-bundling.ts), Node 22 on arm64, its own log group with a retention, and
  * Powertools configured by environment.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
-import { METRICS_NAMESPACE } from '../src/resources/definitions.js';
-import { LAMBDA_BUNDLE, type LambdaEntry, REPOSITORY_ROOT } from './lambda-bundling.js';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { CONTROL_SETTINGS_ENV, type ControlSettings } from '../src/control/settings.js';
+import { type ResourceNames, type TableId, METRICS_NAMESPACE, METRIC_SERVICES } from '../src/resources/definitions.js';
+import { TABLE_ACCESS, grantTableAccess } from './access.js';
+import { LAMBDA_BUNDLE, LAMBDA_ENTRIES, type LambdaEntry, type LambdaId, REPOSITORY_ROOT } from './lambda-bundling.js';
 
 export interface BundledFunctionProps {
   readonly entry: LambdaEntry;
@@ -70,4 +75,38 @@ export function bundledFunction(scope: Construct, id: string, props: BundledFunc
       externalModules: [...LAMBDA_BUNDLE.externalModules],
     },
   });
+}
+
+/** What both control-plane Lambdas are given: their settings, the stage's tables, bus and trading key. */
+export interface ControlPlaneProps {
+  readonly names: ResourceNames;
+  readonly settings: ControlSettings;
+  readonly production: boolean;
+  readonly tables: Readonly<Record<TableId, ITable>>;
+  readonly bus: events.IEventBus;
+  readonly tradingKey: secretsmanager.ISecret;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * A control-plane Lambda (risk evaluator, freeze API): named `mmrb-<stage>-<service>`, its settings in
+ * MMRB_CONTROL_SETTINGS, its item actions on the tables (lib/access.ts), PutEvents on the bus, and the
+ * trading key (both cancel at the venue: the watchdog, a hard stop).
+ */
+export function controlPlaneFunction(scope: Construct, id: LambdaId, props: ControlPlaneProps, options: { readonly timeout: Duration; readonly onFailure?: lambda.IDestination }): nodejs.NodejsFunction {
+  const fn = bundledFunction(scope, 'Function', {
+    entry: LAMBDA_ENTRIES[id],
+    functionName: `mmrb-${props.names.stage}-${METRIC_SERVICES[id]}`,
+    serviceName: METRIC_SERVICES[id],
+    production: props.production,
+    environment: { [CONTROL_SETTINGS_ENV]: JSON.stringify(props.settings) },
+    timeout: options.timeout,
+    memorySize: 512,
+    logRetention: props.logRetention,
+    ...(options.onFailure && { onFailure: options.onFailure }),
+  });
+  grantTableAccess(fn, props.tables, TABLE_ACCESS[id]);
+  props.bus.grantPutEventsTo(fn);
+  props.tradingKey.grantRead(fn);
+  return fn;
 }

@@ -6,31 +6,18 @@
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as z from 'zod';
 import { UnfreezeBodySchema, freezeBodySchema } from '../src/control/freeze-api.js';
-import { CONTROL_SETTINGS_ENV, type ControlSettings, allSymbols } from '../src/control/settings.js';
-import { type ResourceNames, type TableId, METRIC_SERVICES } from '../src/resources/definitions.js';
-import { TABLE_ACCESS, grantTableAccess } from './access.js';
-import { bundledFunction } from './bundled-function.js';
-import { LAMBDA_ENTRIES } from './lambda-bundling.js';
+import { allSymbols } from '../src/control/settings.js';
+import { type ControlPlaneProps, controlPlaneFunction } from './bundled-function.js';
 
-export interface FreezeApiProps {
-  readonly names: ResourceNames;
-  readonly settings: ControlSettings;
-  readonly production: boolean;
-  readonly tables: Readonly<Record<TableId, ITable>>;
-  readonly bus: events.IEventBus;
-  readonly tradingKey: secretsmanager.ISecret;
+export interface FreezeApiProps extends ControlPlaneProps {
   readonly rateLimitPerSecond: number;
   readonly burstLimit: number;
-  readonly logRetention: logs.RetentionDays;
 }
 
 /** A zod schema as API Gateway's JSON schema (draft 4); refinements stay with the handler. */
@@ -48,20 +35,8 @@ export class FreezeApi extends Construct {
   constructor(scope: Construct, id: string, props: FreezeApiProps) {
     super(scope, id);
     const stage = props.names.stage;
-    this.function = bundledFunction(this, 'Function', {
-      entry: LAMBDA_ENTRIES.freezeApi,
-      functionName: `mmrb-${stage}-freeze-api`,
-      serviceName: METRIC_SERVICES.freezeApi,
-      production: props.production,
-      environment: { [CONTROL_SETTINGS_ENV]: JSON.stringify(props.settings) },
-      // A hard stop cancels at the venue within the call; API Gateway waits 29 s at most.
-      timeout: Duration.seconds(20),
-      memorySize: 512,
-      logRetention: props.logRetention,
-    });
-    grantTableAccess(this.function, props.tables, TABLE_ACCESS.freezeApi);
-    props.bus.grantPutEventsTo(this.function);
-    props.tradingKey.grantRead(this.function);
+    // A hard stop cancels at the venue within the call; API Gateway waits 29 s at most.
+    this.function = controlPlaneFunction(this, 'freezeApi', props, { timeout: Duration.seconds(20) });
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { logGroupName: `/mmrb/${stage}/freeze-api-access`, retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
     this.api = new apigateway.RestApi(this, 'Api', {

@@ -5,33 +5,20 @@
  * As the watchdog it cancels at the venue with the trading key, so it reads that secret.
  */
 import { Duration } from 'aws-cdk-lib';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CONTROL_SETTINGS_ENV, type ControlSettings } from '../src/control/settings.js';
-import { type ResourceNames, type TableId, METRIC_SERVICES, QUEUES, RULES, ruleName } from '../src/resources/definitions.js';
-import { TABLE_ACCESS, grantTableAccess } from './access.js';
-import { bundledFunction } from './bundled-function.js';
-import { LAMBDA_ENTRIES } from './lambda-bundling.js';
+import { QUEUES, RULES, ruleName } from '../src/resources/definitions.js';
+import { type ControlPlaneProps, controlPlaneFunction } from './bundled-function.js';
 import { definedQueue } from './queues.js';
 
-export interface RiskEvaluatorFunctionProps {
-  readonly names: ResourceNames;
-  readonly settings: ControlSettings;
-  readonly production: boolean;
-  readonly tables: Readonly<Record<TableId, ITable>>;
-  readonly bus: events.IEventBus;
-  readonly tradingKey: secretsmanager.ISecret;
+export interface RiskEvaluatorFunctionProps extends ControlPlaneProps {
   readonly undeliveredEvents: sqs.IQueue;
   readonly failedInvocations: sqs.IQueue;
-  readonly logRetention: logs.RetentionDays;
 }
 
 export class RiskEvaluatorFunction extends Construct {
@@ -46,21 +33,8 @@ export class RiskEvaluatorFunction extends Construct {
     this.fillsDeadLetterQueue = definedQueue(this, 'FillsDeadLetters', { queueName: names.queues.riskFillsDlq, definition: QUEUES.riskFillsDlq });
     this.fillsQueue = definedQueue(this, 'Fills', { queueName: names.queues.riskFills, definition: QUEUES.riskFills, deadLetterQueue: this.fillsDeadLetterQueue });
 
-    this.function = bundledFunction(this, 'Function', {
-      entry: LAMBDA_ENTRIES.riskEvaluator,
-      functionName: `mmrb-${stage}-risk-evaluator`,
-      serviceName: METRIC_SERVICES.riskEvaluator,
-      production: props.production,
-      environment: { [CONTROL_SETTINGS_ENV]: JSON.stringify(props.settings) },
-      // The queue's visibility timeout (60 s) is six times this, as Lambda advises for SQS sources.
-      timeout: Duration.seconds(10),
-      memorySize: 512,
-      logRetention: props.logRetention,
-      onFailure: new destinations.SqsDestination(props.failedInvocations),
-    });
-    grantTableAccess(this.function, props.tables, TABLE_ACCESS.riskEvaluator);
-    props.bus.grantPutEventsTo(this.function);
-    props.tradingKey.grantRead(this.function);
+    // The queue's visibility timeout (60 s) is six times this, as Lambda advises for SQS sources.
+    this.function = controlPlaneFunction(this, 'riskEvaluator', props, { timeout: Duration.seconds(10), onFailure: new destinations.SqsDestination(props.failedInvocations) });
 
     this.function.addEventSource(
       new sources.SqsEventSource(this.fillsQueue, {

@@ -89,6 +89,17 @@ describe('WebSocket faults from the admin endpoint', () => {
     }
   });
 
+  it('answers an unknown admin path with 404, and a body that is not JSON or not a fault with 400', async () => {
+    expect((await fetch(`${sim.restUrl}/sim/admin/nothing`, { method: 'POST', body: '{}' })).status).toBe(404);
+    const notJson = await fetch(`${sim.restUrl}/sim/admin/faults`, { method: 'POST', body: 'latencyMs=5' });
+    expect({ status: notJson.status, body: await notJson.json() }).toEqual({ status: 400, body: { error: 'the body must be JSON' } });
+    const badFault = await admin({ latencyMs: -1 });
+    expect(badFault.status).toBe(400);
+    expect(JSON.stringify(badFault.json)).toMatch(/latencyMs/);
+    // Nothing changed.
+    expect((await admin()).json).toMatchObject({ latencyMs: 0 });
+  });
+
   it('refuses a malformed action naming the field', async () => {
     const response = await fetch(`${sim.restUrl}/sim/admin/ws`, { method: 'POST', body: JSON.stringify({ action: 'stall', endpoint: 'public' }) });
     expect(response.status).toBe(400);

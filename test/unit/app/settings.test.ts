@@ -91,6 +91,20 @@ describe('status line', () => {
     expect(line).toMatch(/quoting$/);
   });
 
+  it('says why a symbol does not quote: frozen with its reason, or paused with its blockers; dashes for what is not known yet', () => {
+    const [symbol] = base().symbols;
+    if (!symbol) throw new Error('no symbol');
+    const unknown = { ...symbol, quoting: false, blockers: ['book not synced', 'state writes behind: 12 items waiting'], mid: undefined, ourBid: undefined, ourAsk: undefined, makerShare: undefined, pnl: undefined };
+    const [paused] = statusLines(base({ symbols: [unknown] }), new Date('2026-11-24T10:00:01Z'));
+    expect(paused).toContain('mid -');
+    expect(paused).toContain('bid -          ask -');
+    expect(paused).toContain('(maker -)');
+    expect(paused).toContain('pnl net - = trading - + rebates - - fees - + funding -');
+    expect(paused).toMatch(/paused: book not synced; state writes behind: 12 items waiting$/);
+    const [frozen] = statusLines(base({ frozen: { reason: 'manual', detail: 'operator: maintenance', at: 0 } }), new Date());
+    expect(frozen).toMatch(/FROZEN \(manual: operator: maintenance\)$/);
+  });
+
   it('adds the account line once the venue has reported the wallet', () => {
     expect(statusLines(base(), new Date())).toHaveLength(1);
     const wallet = { equity: '100012.5', walletBalance: '100000', availableBalance: '99000.25', initialMargin: '1012.25', maintenanceMargin: '50.1', maintenanceMarginRate: '0.0005', receivedAt: 0 };
