@@ -51,7 +51,9 @@ export default {
   coverageReporters: ['text-summary', 'text', 'lcov'],
   // Thresholds only go up. src/core is the pure domain: it must stay near fully covered.
   coverageThreshold: {
-    global: { lines: 93, branches: 89, functions: 95, statements: 93 },
+    global: { lines: 96, branches: 89, functions: 95.5, statements: 96 },
+    // The infrastructure: every construct is synthesised by the tests.
+    './lib/': { lines: 99, branches: 92, functions: 100, statements: 99 },
     './src/core/': { lines: 99, branches: 96, functions: 100, statements: 99 },
     './src/engine/': { lines: 99, branches: 95.5, functions: 100, statements: 99 },
   },
