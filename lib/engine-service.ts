@@ -20,6 +20,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type ResourceNames, type TableId, QUEUES, RULES, engineControlQueueName, ruleName } from '../src/resources/definitions.js';
 import { TABLE_ACCESS, grantTableAccess } from './access.js';
+import { eventPatternOf } from './event-bus.js';
 import { definedQueue } from './queues.js';
 import type { ShardDeployment } from './settings.js';
 
@@ -54,8 +55,8 @@ export class EngineService extends Construct {
 
   constructor(scope: Construct, id: string, props: EngineServiceProps) {
     super(scope, id);
-    const { shard, names, config } = { ...props.shard, names: props.names };
-    const stage = names.stage;
+    const { shard, config } = props.shard;
+    const stage = props.names.stage;
 
     // Freeze and unfreeze events for this shard's engine (each shard needs every one: a queue each).
     this.controlQueue = definedQueue(this, 'ControlQueue', { queueName: engineControlQueueName(stage, shard), definition: QUEUES.engineControl, deadLetterQueue: props.controlDeadLetterQueue });
@@ -64,7 +65,7 @@ export class EngineService extends Construct {
       ruleName: ruleName(stage, rule.id, shard),
       description: rule.purpose,
       eventBus: props.bus,
-      eventPattern: { source: [...(rule.pattern.source ?? [])], detailType: [...(rule.pattern['detail-type'] ?? [])] },
+      eventPattern: eventPatternOf(rule),
       // A freeze older than this is moot: the engine reads the control state itself every poll interval.
       targets: [new targets.SqsQueue(this.controlQueue, { deadLetterQueue: props.undeliveredEvents, retryAttempts: 20, maxEventAge: Duration.minutes(10) })],
     });

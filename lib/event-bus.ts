@@ -5,6 +5,7 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
+import type { RuleDefinition } from '../src/resources/definitions.js';
 
 export interface EventBusWithArchiveProps {
   readonly eventBusName: string;
@@ -27,4 +28,9 @@ export class EventBusWithArchive extends Construct {
       retention: Duration.days(props.archiveDays),
     });
   }
+}
+
+/** A rule's event pattern (EventBridge's JSON keys, as the definitions hold it) as the CDK takes it. */
+export function eventPatternOf(rule: RuleDefinition): events.EventPattern {
+  return { source: [...(rule.pattern.source ?? [])], detailType: [...(rule.pattern['detail-type'] ?? [])] };
 }

@@ -14,6 +14,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUEUES, RULES, ruleName } from '../src/resources/definitions.js';
 import { type ControlPlaneProps, controlPlaneFunction } from './bundled-function.js';
+import { eventPatternOf } from './event-bus.js';
 import { definedQueue } from './queues.js';
 
 export interface RiskEvaluatorFunctionProps extends ControlPlaneProps {
@@ -52,7 +53,7 @@ export class RiskEvaluatorFunction extends Construct {
       ruleName: ruleName(stage, fills.id),
       description: fills.purpose,
       eventBus: props.bus,
-      eventPattern: { source: [...(fills.pattern.source ?? [])], detailType: [...(fills.pattern['detail-type'] ?? [])] },
+      eventPattern: eventPatternOf(fills),
       targets: [new targets.SqsQueue(this.fillsQueue, { deadLetterQueue: props.undeliveredEvents, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
     });
     new events.Rule(this, 'Schedule', {
