@@ -1,0 +1,166 @@
+/**
+ * Bybit API-key management, as the key rotation needs it (sim/reference/bybit-v5-rest.md §6):
+ *   - describe the calling key: GET /v5/user/query-api (any key; the secret is never returned);
+ *   - create a key for a sub-account: POST /v5/user/create-sub-api (the master key only; the new key's
+ *     secret is in this one answer and can never be read again);
+ *   - delete a sub-account's key: POST /v5/user/delete-sub-api with `apikey` (the master key; the key is
+ *     invalid at once).
+ * Answers are validated with zod; failures carry Bybit's retCode and retMsg, never a key or a secret.
+ */
+import { RestClientV5 } from 'bybit-api';
+import * as z from 'zod';
+
+export interface KeyCredentials {
+  readonly apiKey: string;
+  readonly apiSecret: string;
+}
+
+/** Permission groups and their grants, as Bybit names them (`ContractTrade: ['Order', 'Position']`). */
+export type KeyPermissions = Readonly<Record<string, readonly string[]>>;
+
+const Permissions = z.record(z.string(), z.array(z.string()));
+
+const DescribedKey = z.looseObject({
+  id: z.string().min(1),
+  note: z.string(),
+  apiKey: z.string().min(1),
+  readOnly: z.union([z.literal(0), z.literal(1)]),
+  permissions: Permissions,
+  ips: z.array(z.string()),
+  userID: z.number().int(),
+  isMaster: z.boolean(),
+  parentUid: z.string(),
+  /** Days left; only for keys bound to no IP (Bybit: -2 and 1970 for the others). */
+  deadlineDay: z.number().int(),
+  expiredAt: z.string(),
+});
+
+const CreatedKey = z.looseObject({
+  id: z.string().min(1),
+  apiKey: z.string().min(1),
+  secret: z.string().min(1),
+});
+
+export interface KeyDescription {
+  readonly id: string;
+  readonly note: string;
+  readonly apiKey: string;
+  readonly readOnly: boolean;
+  /** Groups with at least one grant (Bybit lists every group, most of them empty). */
+  readonly permissions: KeyPermissions;
+  /** Bound IPs; `['*']` is bound to none. */
+  readonly ips: readonly string[];
+  readonly uid: number;
+  readonly isMaster: boolean;
+  /** The master's UID for a sub-account's key; undefined for a master's key. */
+  readonly parentUid: number | undefined;
+  /** When a key bound to no IP stops working; undefined for a bound key. */
+  readonly expiresAt: string | undefined;
+}
+
+export interface NewKeyRequest {
+  readonly subUid: number;
+  readonly readOnly: boolean;
+  readonly permissions: KeyPermissions;
+  /** IPs to bind; none (or `*`) leaves the key unbound, and Bybit then expires it after 90 days. */
+  readonly ips: readonly string[];
+  /** Free text kept with the key at Bybit. */
+  readonly note: string;
+}
+
+export interface NewKey {
+  readonly id: string;
+  readonly apiKey: string;
+  /** Returned once, by this call only. */
+  readonly apiSecret: string;
+}
+
+export class KeyAdminError extends Error {
+  override readonly name = 'KeyAdminError';
+  constructor(
+    message: string,
+    /** Bybit's retCode; undefined when no answer came (transport) or the answer was malformed. */
+    readonly retCode: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Bybit: 10003 invalid key, 10004 bad signature, 33004 key expired: the key itself is refused. */
+export const KEY_REFUSED_CODES: readonly number[] = [10003, 10004, 33004];
+
+export interface BybitKeyAdminOptions {
+  readonly restUrl: string;
+  readonly recvWindowMs: number;
+}
+
+interface Envelope {
+  readonly retCode: number;
+  readonly retMsg: string;
+  readonly result: unknown;
+}
+
+export class BybitKeyAdmin {
+  constructor(private readonly options: BybitKeyAdminOptions) {}
+
+  private client(credentials: KeyCredentials): RestClientV5 {
+    return new RestClientV5({ key: credentials.apiKey, secret: credentials.apiSecret, baseUrl: this.options.restUrl, recv_window: this.options.recvWindowMs });
+  }
+
+  /** The key these credentials are (a rotation tests the new key with it, and copies the old one's grants). */
+  async describe(credentials: KeyCredentials): Promise<KeyDescription> {
+    const result = parse('query-api', DescribedKey, await call('query-api', () => this.client(credentials).getQueryApiKey()));
+    const parent = Number(result.parentUid);
+    return {
+      id: result.id,
+      note: result.note,
+      apiKey: result.apiKey,
+      readOnly: result.readOnly === 1,
+      permissions: Object.fromEntries(Object.entries(result.permissions).filter(([, grants]) => grants.length > 0)),
+      ips: result.ips,
+      uid: result.userID,
+      isMaster: result.isMaster,
+      parentUid: result.isMaster || !Number.isInteger(parent) || parent <= 0 ? undefined : parent,
+      expiresAt: result.deadlineDay >= 0 ? result.expiredAt : undefined,
+    };
+  }
+
+  /** Creates a key for a sub-account, with the master key. */
+  async createSubAccountKey(master: KeyCredentials, request: NewKeyRequest): Promise<NewKey> {
+    const ips = request.ips.filter((ip) => ip !== '*');
+    const params = {
+      subuid: request.subUid,
+      note: request.note,
+      readOnly: request.readOnly ? (1 as const) : (0 as const),
+      permissions: Object.fromEntries(Object.entries(request.permissions).map(([group, grants]) => [group, [...grants]])),
+      ...(ips.length > 0 && { ips: ips.join(',') }),
+    };
+    const result = parse('create-sub-api', CreatedKey, await call('create-sub-api', () => this.client(master).createSubUIDAPIKey(params)));
+    return { id: result.id, apiKey: result.apiKey, apiSecret: result.secret };
+  }
+
+  /** Deletes a sub-account's key, with the master key; it is invalid at once. */
+  async deleteSubAccountKey(master: KeyCredentials, apiKey: string): Promise<void> {
+    await call('delete-sub-api', () => this.client(master).deleteSubApiKey({ apikey: apiKey }));
+  }
+}
+
+async function call(what: string, work: () => Promise<Envelope>): Promise<unknown> {
+  let answer: Envelope;
+  try {
+    answer = await work();
+  } catch (thrown) {
+    // bybit-api rejects with a message string or an HTTP error object before any envelope.
+    const text = typeof thrown === 'string' ? thrown : thrown instanceof Error ? thrown.message : 'transport error';
+    throw new KeyAdminError(`${what} failed: ${text.slice(0, 200)}`, undefined);
+  }
+  if (answer.retCode !== 0) throw new KeyAdminError(`${what} refused: ${answer.retCode} ${answer.retMsg}`, answer.retCode);
+  return answer.result;
+}
+
+function parse<T>(what: string, schema: z.ZodType<T>, result: unknown): T {
+  const parsed = schema.safeParse(result);
+  if (parsed.success) return parsed.data;
+  // Field names only: the answer may hold a secret.
+  throw new KeyAdminError(`${what} answered in an unexpected shape: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`, undefined);
+}
