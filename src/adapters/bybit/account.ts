@@ -31,7 +31,7 @@ interface Envelope {
 }
 
 /** What bybit-api threw, as text that is safe to log: only codes and messages, never the object. */
-function describeThrown(thrown: unknown): string {
+export function describeThrown(thrown: unknown): string {
   // On a failed request before any answer, bybit-api throws the bare message string.
   if (typeof thrown === 'string') return thrown.slice(0, 200);
   if (typeof thrown === 'object' && thrown !== null) {

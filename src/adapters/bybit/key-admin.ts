@@ -9,6 +9,7 @@
  */
 import { RestClientV5 } from 'bybit-api';
 import * as z from 'zod';
+import { describeThrown } from './account.js';
 
 export interface KeyCredentials {
   readonly apiKey: string;
@@ -150,9 +151,8 @@ async function call(what: string, work: () => Promise<Envelope>): Promise<unknow
   try {
     answer = await work();
   } catch (thrown) {
-    // bybit-api rejects with a message string or an HTTP error object before any envelope.
-    const text = typeof thrown === 'string' ? thrown : thrown instanceof Error ? thrown.message : 'transport error';
-    throw new KeyAdminError(`${what} failed: ${text.slice(0, 200)}`, undefined);
+    // No answer from the venue (bybit-api rejects with a string or an HTTP error object).
+    throw new KeyAdminError(`${what} failed: ${describeThrown(thrown)}`, undefined);
   }
   if (answer.retCode !== 0) throw new KeyAdminError(`${what} refused: ${answer.retCode} ${answer.retMsg}`, answer.retCode);
   return answer.result;
