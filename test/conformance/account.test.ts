@@ -14,6 +14,7 @@ import { type Lots, type Side, lots, ticks } from '../../src/core/units.js';
 import { DEFAULT_KEYS, type Simulator, startSimulator } from '../../sim/simulator.js';
 import { BIOUSDT, BTCUSDT } from '../support/instruments.js';
 import { READ_ONLY, TRADER } from '../support/sim.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const SYMBOL = 'BTCUSDT';
 /** The simulator's account behind the TRADER key, whose orders and position the adapter sees. */
@@ -104,15 +105,6 @@ async function placeResting(count: number): Promise<Placed[]> {
   return placed;
 }
 
-async function rejectionOf(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw error;
-  }
-  throw new Error('expected the call to reject');
-}
 
 /** The error is a VenueQueryError and nothing reachable from it spells the secret. */
 function expectSafeVenueError(error: Error, secret: string): void {
@@ -132,14 +124,14 @@ describe('loadInstruments', () => {
   });
 
   it('refuses an unknown symbol with a VenueQueryError naming it', async () => {
-    const error = await rejectionOf(loadInstruments(client, ['BTCUSDT', 'NOSUCHUSDT']));
+    const error = await rejectionOf(loadInstruments(client, ['BTCUSDT', 'NOSUCHUSDT']), Error);
     expect(error).toBeInstanceOf(VenueQueryError);
     expect(error.message).toContain('NOSUCHUSDT');
   });
 
   it('turns a non-zero retCode into a VenueQueryError naming the symbol', async () => {
     // Bybit's symbols are uppercase; the venue refuses this one as a parameter error.
-    const error = await rejectionOf(loadInstruments(client, ['btcusdt']));
+    const error = await rejectionOf(loadInstruments(client, ['btcusdt']), Error);
     expect(error).toBeInstanceOf(VenueQueryError);
     expect(error.message).toMatch(/^instruments-info btcusdt failed: 10001 /);
   });
@@ -187,7 +179,7 @@ describe('openOrders', () => {
   });
 
   it('refuses a symbol it has no instrument for', async () => {
-    const error = await rejectionOf(account.openOrders('ETHUSDT'));
+    const error = await rejectionOf(account.openOrders('ETHUSDT'), Error);
     expect(error).toBeInstanceOf(VenueQueryError);
     expect(error.message).toContain('ETHUSDT');
   });
@@ -235,7 +227,7 @@ describe('armDisconnectCancel', () => {
   });
 
   it('refuses a window outside [3, 300] seconds with a VenueQueryError', async () => {
-    const error = await rejectionOf(account.armDisconnectCancel(1));
+    const error = await rejectionOf(account.armDisconnectCancel(1), Error);
     expect(error).toBeInstanceOf(VenueQueryError);
     expect(error.message).toMatch(/^order\.disconnected-cancel-all failed: 10001 /);
   });
@@ -253,7 +245,7 @@ describe('makerFeeRate', () => {
 describe('venue errors', () => {
   it('a read-only key cancelling: VenueQueryError with the retCode, no secret', async () => {
     const readOnly = new RestVenueAccount(new RestClientV5({ ...READ_ONLY, baseUrl: sim.restUrl }), instruments);
-    const error = await rejectionOf(readOnly.cancelAll(SYMBOL));
+    const error = await rejectionOf(readOnly.cancelAll(SYMBOL), Error);
     expectSafeVenueError(error, READ_ONLY.secret);
     expect(error.message).toMatch(/^order\.cancel-all failed: 10005 /);
   });
@@ -268,7 +260,7 @@ describe('venue errors', () => {
       ['account.fee-rate', () => account.makerFeeRate(SYMBOL)],
     ];
     for (const [what, call] of calls) {
-      const error = await rejectionOf(call());
+      const error = await rejectionOf(call(), Error);
       expectSafeVenueError(error, TRADER.secret);
       expect(error.message.startsWith(`${what} failed: 10006 `)).toBe(true);
     }
@@ -283,7 +275,7 @@ describe('venue errors', () => {
     );
     expect(JSON.stringify(thrown)).toContain(TRADER.secret);
 
-    const error = await rejectionOf(account.positionLots(SYMBOL));
+    const error = await rejectionOf(account.positionLots(SYMBOL), Error);
     expectSafeVenueError(error, TRADER.secret);
     expect(error.message).toMatch(/^position\.list failed: HTTP 503/);
   });
@@ -296,29 +288,29 @@ describe('malformed answers (a stubbed client: the simulator never sends them)',
 
   it('a position row with an unknown side or a hedge-mode index is refused, naming the field', async () => {
     const badSide = stubbed({ getPositionInfo: () => Promise.resolve(answering({ list: [{ ...row, side: 'Long' }] })) });
-    const sideError = await rejectionOf(badSide.positionLots(SYMBOL));
+    const sideError = await rejectionOf(badSide.positionLots(SYMBOL), Error);
     expect(sideError).toBeInstanceOf(BybitMessageError);
     expect(sideError.message).toMatch(/side/);
 
     const hedge = stubbed({ getPositionInfo: () => Promise.resolve(answering({ list: [{ ...row, positionIdx: 1 }] })) });
-    expect((await rejectionOf(hedge.positionLots(SYMBOL))).message).toMatch(/positionIdx/);
+    expect((await rejectionOf(hedge.positionLots(SYMBOL), Error)).message).toMatch(/positionIdx/);
 
     const sizeWithoutSide = stubbed({ getPositionInfo: () => Promise.resolve(answering({ list: [{ ...row, side: '' }] })) });
-    expect(await rejectionOf(sizeWithoutSide.positionLots(SYMBOL))).toBeInstanceOf(BybitMessageError);
+    expect(await rejectionOf(sizeWithoutSide.positionLots(SYMBOL), Error)).toBeInstanceOf(BybitMessageError);
 
     const noRow = stubbed({ getPositionInfo: () => Promise.resolve(answering({ list: [] })) });
-    expect(await rejectionOf(noRow.positionLots(SYMBOL))).toBeInstanceOf(BybitMessageError);
+    expect(await rejectionOf(noRow.positionLots(SYMBOL), Error)).toBeInstanceOf(BybitMessageError);
   });
 
   it('a page cursor that repeats is refused rather than followed for ever', async () => {
     const looping = stubbed({ getActiveOrders: () => Promise.resolve(answering({ list: [], nextPageCursor: 'same' })) });
-    const error = await rejectionOf(looping.openOrders(SYMBOL));
+    const error = await rejectionOf(looping.openOrders(SYMBOL), Error);
     expect(error).toBeInstanceOf(VenueQueryError);
     expect(error.message).toMatch(/cursor/);
   });
 
   it('a malformed fee rate is refused', async () => {
     const bad = stubbed({ getFeeRate: () => Promise.resolve(answering({ list: [{ symbol: SYMBOL, makerFeeRate: '-2.5e-5' }] })) });
-    expect(await rejectionOf(bad.makerFeeRate(SYMBOL))).toBeInstanceOf(BybitMessageError);
+    expect(await rejectionOf(bad.makerFeeRate(SYMBOL), Error)).toBeInstanceOf(BybitMessageError);
   });
 });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { BybitKeyAdmin, KEY_REFUSED_CODES, KeyAdminError } from '../../src/adapters/bybit/key-admin.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { MASTER, TRADER } from '../support/sim.js';
+import { rejectionOf } from '../support/rejection.js';
 
 let sim: Simulator;
 let admin: BybitKeyAdmin;
@@ -28,15 +29,6 @@ afterAll(async () => {
 /** create-sub-api and delete-sub-api allow one request a second per UID. */
 const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1_050));
 
-async function refusal(work: Promise<unknown>): Promise<KeyAdminError> {
-  try {
-    await work;
-  } catch (error) {
-    if (error instanceof KeyAdminError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('BybitKeyAdmin', () => {
   it('describes the calling key: its sub-account, grants (non-empty groups only), IPs and expiry', async () => {
@@ -56,7 +48,7 @@ describe('BybitKeyAdmin', () => {
 
     await nextSecond();
     await admin.deleteSubAccountKey(master, created.apiKey);
-    const refused = await refusal(admin.describe({ apiKey: created.apiKey, apiSecret: created.apiSecret }));
+    const refused = await rejectionOf(admin.describe({ apiKey: created.apiKey, apiSecret: created.apiSecret }), KeyAdminError);
     expect(KEY_REFUSED_CODES).toContain(refused.retCode);
     // The current key is untouched.
     expect((await admin.describe(trader)).apiKey).toBe(TRADER.key);
@@ -76,12 +68,12 @@ describe('BybitKeyAdmin', () => {
   it('refusals name the request and Bybit\'s code, never a key or a secret', async () => {
     await nextSecond();
     // A sub-account key may not create keys: 10005.
-    const denied = await refusal(admin.createSubAccountKey(trader, { subUid: 1, readOnly: false, permissions: { ContractTrade: ['Order'] }, ips: [], note: '' }));
+    const denied = await rejectionOf(admin.createSubAccountKey(trader, { subUid: 1, readOnly: false, permissions: { ContractTrade: ['Order'] }, ips: [], note: '' }), KeyAdminError);
     expect(denied.retCode).toBe(10005);
     expect(denied.message).toMatch(/^create-sub-api refused: 10005 /);
-    const unknown = await refusal(admin.deleteSubAccountKey(master, 'NOSUCHKEY'));
+    const unknown = await rejectionOf(admin.deleteSubAccountKey(master, 'NOSUCHKEY'), KeyAdminError);
     expect(unknown).toMatchObject({ retCode: 10001 });
-    const badSecret = await refusal(admin.describe({ apiKey: TRADER.key, apiSecret: 'wrong-secret' }));
+    const badSecret = await rejectionOf(admin.describe({ apiKey: TRADER.key, apiSecret: 'wrong-secret' }), KeyAdminError);
     expect(badSecret.retCode).toBe(10004);
     for (const error of [denied, unknown, badSecret]) {
       expect(error.message).not.toContain(TRADER.secret);
@@ -92,7 +84,7 @@ describe('BybitKeyAdmin', () => {
 
   it('a venue that does not answer is a transport failure, without a code', async () => {
     const gone = new BybitKeyAdmin({ restUrl: 'http://127.0.0.1:9', recvWindowMs: 5000 });
-    const failed = await refusal(gone.describe(trader));
+    const failed = await rejectionOf(gone.describe(trader), KeyAdminError);
     expect(failed.retCode).toBeUndefined();
     expect(failed.message).toMatch(/^query-api failed: /);
   });
@@ -105,9 +97,9 @@ describe('BybitKeyAdmin', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const odd = new BybitKeyAdmin({ restUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, recvWindowMs: 5000 });
-      const created = await refusal(odd.createSubAccountKey(master, { subUid: 1, readOnly: false, permissions: { ContractTrade: ['Order'] }, ips: [], note: '' }));
+      const created = await rejectionOf(odd.createSubAccountKey(master, { subUid: 1, readOnly: false, permissions: { ContractTrade: ['Order'] }, ips: [], note: '' }), KeyAdminError);
       expect(created.message).toMatch(/^create-sub-api answered in an unexpected shape: id: /);
-      const described = await refusal(odd.describe(trader));
+      const described = await rejectionOf(odd.describe(trader), KeyAdminError);
       expect(described.message).toMatch(/^query-api answered in an unexpected shape: /);
       for (const error of [created, described]) expect(error.message).not.toMatch(/LEAKEDKEY|leaked-secret/);
     } finally {

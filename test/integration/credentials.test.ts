@@ -18,6 +18,7 @@ import {
   fingerprint,
 } from '../../src/adapters/secrets/bybit-credentials.js';
 import { motoEndpoint, useProvisionedStage } from '../support/aws.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const aws = useProvisionedStage();
 
@@ -69,15 +70,6 @@ function provider(secretId: string, client: SecretsManagerClient, extra: Partial
   return new CredentialsProvider({ client, secretId, ttlMs: 60_000, ...extra });
 }
 
-async function credentialsError(work: Promise<unknown>): Promise<CredentialsError> {
-  try {
-    await work;
-  } catch (error) {
-    if (error instanceof CredentialsError) return error;
-    throw error;
-  }
-  throw new Error('expected a CredentialsError');
-}
 
 /** Everything an error would show in a log: message, stack, and its cause's. */
 function everythingIn(error: Error): string {
@@ -278,7 +270,7 @@ describe('failures', () => {
   it.each(cases)('gives a CredentialsError without secret text when $name', async ({ reason, message, setup, endpoint }) => {
     const secretId = await setup();
     const { client } = countedClient(endpoint === undefined ? {} : { endpoint });
-    const error = await credentialsError(provider(secretId, client).get());
+    const error = await rejectionOf(provider(secretId, client).get(), CredentialsError);
     expect(error.name).toBe('CredentialsError');
     expect(error.reason).toBe(reason);
     expect(error.message).toMatch(message);
@@ -292,7 +284,7 @@ describe('failures', () => {
     const send = client.send.bind(client) as (command: object) => Promise<unknown>;
     const denied = Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' });
     client.send = jest.fn((command: object) => (command instanceof DescribeSecretCommand ? Promise.reject(denied) : send(command)));
-    const error = await credentialsError(provider(`${aws.stage.names.secrets.tradingKey}-missing`, client).get());
+    const error = await rejectionOf(provider(`${aws.stage.names.secrets.tradingKey}-missing`, client).get(), CredentialsError);
     expect(error.reason).toBe('secret-not-found');
     expect(error.message).toMatch(/does not exist or has no AWSCURRENT value \(DescribeSecret failed: AccessDeniedException\)$/);
   });

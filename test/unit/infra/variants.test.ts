@@ -36,7 +36,9 @@ describe('the app under other settings', () => {
     // The account's provider is used, not a second one (IAM allows one per URL).
     access.resourceCountIs('AWS::IAM::OIDCProvider', 0);
     expect(JSON.stringify(access.findResources('AWS::IAM::Role'))).toContain(PROVIDER);
-    const service = Template.fromStack(defined.stages.get('dev')?.service ?? new Stack());
+    const dev = defined.stages.get('dev');
+    if (!dev) throw new Error('no dev stage');
+    const service = Template.fromStack(dev.service);
     service.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
   });
 });
