@@ -8,10 +8,14 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createFreezeApiHandler } from '../lambdas/freeze-api.js';
 import { createRiskEvaluatorHandler } from '../lambdas/risk-evaluator.js';
+import { createSecretRotationHandler } from '../lambdas/secret-rotation.js';
+import { SecretVersionsStore } from '../src/adapters/secrets/secret-versions.js';
+import { ensureRotationFunction, rotateLocally } from '../src/local/rotation-driver.js';
+import { type RotationServer, startRotationServer } from '../src/local/rotation-server.js';
 import { type FreezeApiServer, startFreezeApiServer } from '../src/control/api-server.js';
 import type { ControlSettings } from '../src/control/settings.js';
 import type { Logger } from '../src/ports/logger.js';
-import { type LambdaHandler, type Trigger, startSchedule, startSqsEventSource } from '../src/local/lambda-triggers.js';
+import { type LambdaHandler, type Trigger, localContext, startSchedule, startSqsEventSource } from '../src/local/lambda-triggers.js';
 import type { AwsClients, ProvisionedStage } from '../src/local/provision.js';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 
@@ -30,10 +34,20 @@ export interface LocalControlPlaneOptions {
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Where trigger problems are reported. */
   readonly logger: Logger;
+  /** The trading key's rotation: its loopback server (npm run secrets -- --local) and its revocation schedule. */
+  readonly rotation: {
+    /** The emulator's endpoint (the rotation function is registered with its Lambda). */
+    readonly motoEndpoint: string;
+    /** Port of the rotation server on 127.0.0.1 (0: a free one). */
+    readonly port: number;
+    /** Interval of the superseded-key revocation, ms (5 minutes in AWS). */
+    readonly revokeIntervalMs: number;
+  };
 }
 
 export interface LocalControlPlane {
   readonly apiUrl: string;
+  readonly rotationUrl: string;
   stop(): Promise<void>;
 }
 
@@ -79,9 +93,48 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     for (const trigger of triggers) await trigger.stop();
     throw error;
   }
+  const rotationFunction = `mmrb-${settings.stage}-secret-rotation`;
+  const rotationHandler = createSecretRotationHandler({ settings, clients, logger: lambdaLogger('secret-rotation'), metrics: lambdaMetrics('secret-rotation') });
+  triggers.push(
+    startSchedule({
+      intervalMs: options.rotation.revokeIntervalMs,
+      region,
+      ruleArn: `arn:aws:events:${region}:000000000000:rule/mmrb-${settings.stage}-revoke-superseded-keys`,
+      functionName: rotationFunction,
+      handler: rotationHandler,
+      logger: options.logger,
+    }),
+  );
+  let rotationServer: RotationServer;
+  try {
+    const functionArn = await ensureRotationFunction({ lambda: clients.lambda, iam: clients.iam, motoEndpoint: options.rotation.motoEndpoint, functionName: rotationFunction });
+    rotationServer = await startRotationServer({
+      handler: rotationHandler,
+      rotate: () =>
+        rotateLocally({
+          secrets: clients.secrets,
+          secretId: settings.venue.credentialsSecretId,
+          functionArn,
+          invoke: (event) => rotationHandler(event, localContext(rotationFunction, region, 60_000)),
+          attempts: 3,
+          retryDelayMs: 1_000,
+        }),
+      secrets: new SecretVersionsStore({ client: clients.secrets, requestTimeoutMs: settings.requestTimeoutMs }),
+      tradingSecretId: settings.venue.credentialsSecretId,
+      functionName: rotationFunction,
+      region,
+      port: options.rotation.port,
+    });
+  } catch (error) {
+    await server.close();
+    for (const trigger of triggers) await trigger.stop();
+    throw error;
+  }
   return {
     apiUrl: server.url,
+    rotationUrl: rotationServer.url,
     stop: async () => {
+      await rotationServer.close();
       await server.close();
       for (const trigger of triggers) await trigger.stop();
     },

@@ -23,6 +23,9 @@ const REGION = 'ap-southeast-1';
 const TRADER_KEY = 'SIMTRADERKEY0001';
 /** Where `npm run ops` finds the freeze API by default (src/control/ops-cli.ts). */
 const FREEZE_API_PORT = Number(process.env.MMRB_FREEZE_API_PORT ?? 8787);
+/** Where `npm run secrets -- --local` finds the rotation (src/control/secrets-cli.ts). */
+const ROTATION_PORT = Number(process.env.MMRB_ROTATION_PORT ?? 8788);
+const KEY_ADMIN_KEY = 'SIMMASTERKEY0001';
 const LOCAL_OPERATOR = 'arn:aws:iam::000000000000:user/local-operator';
 /** The risk evaluator's schedule: every minute in AWS; every 10 s here, so a stale engine is seen sooner. */
 const SCHEDULE_INTERVAL_MS = 10_000;
@@ -58,6 +61,10 @@ async function main(): Promise<void> {
   const trader = DEFAULT_KEYS.find((key) => key.apiKey === TRADER_KEY);
   if (!trader) throw new Error(`the simulator has no key ${TRADER_KEY}`);
   await clients.secrets.send(new PutSecretValueCommand({ SecretId: names.secrets.tradingKey, SecretString: JSON.stringify({ apiKey: trader.apiKey, apiSecret: trader.secret, keyId: 'sim-trader' }) }));
+  // The simulator's master key manages the trading sub-account's keys: `npm run secrets -- --local rotate`.
+  const admin = DEFAULT_KEYS.find((key) => key.apiKey === KEY_ADMIN_KEY);
+  if (!admin) throw new Error(`the simulator has no key ${KEY_ADMIN_KEY}`);
+  await clients.secrets.send(new PutSecretValueCommand({ SecretId: names.secrets.keyAdmin, SecretString: JSON.stringify({ apiKey: admin.apiKey, apiSecret: admin.secret, keyId: 'sim-master' }) }));
   const venue = await startSimulator({ seed: 1, market: { autoStart: true } });
   stopVenue = () => venue.close();
   console.log(`AWS emulator   ${moto.endpoint}  (region ${REGION}, any credentials)`);
@@ -79,15 +86,18 @@ async function main(): Promise<void> {
   started.controlPlane = await startLocalControlPlane({
     clients,
     stage,
-    settings: controlSettingsOf([config], { heartbeatStaleMs: 30_000 }),
+    // A rotation's old key goes a minute after every engine reports the new one (15 minutes in AWS).
+    settings: controlSettingsOf([config], { heartbeatStaleMs: 30_000, rotation: { revokeAfterMs: 60_000, orphanMinAgeMs: 60_000 } }),
     region: REGION,
     apiPort: FREEZE_API_PORT,
     principalArn: LOCAL_OPERATOR,
     scheduleIntervalMs: SCHEDULE_INTERVAL_MS,
     logLevel: 'WARN',
     logger: createLogger({ serviceName: 'local-stack', secrets: () => [], sink: (line) => process.stderr.write(`${line}\n`) }),
+    rotation: { motoEndpoint: moto.endpoint, port: ROTATION_PORT, revokeIntervalMs: 30_000 },
   });
   console.log(`freeze API     ${started.controlPlane.apiUrl}  (npm run ops -- status | freeze --reason ... | unfreeze --reason ... --version N)`);
+  console.log(`key rotation   ${started.controlPlane.rotationUrl}  (npm run secrets -- --local status | rotate | revoke)`);
   const engine = await startEngineProcess({
     config,
     credentials: secretsManagerCredentials(config, clients.secrets),

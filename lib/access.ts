@@ -22,6 +22,8 @@ export const TABLE_ACCESS = {
   riskEvaluator: { control: CONTROL_WRITER, audit: ['PutItem'] },
   /** The control state and its audit trail; reads positions and open orders for GET /status. */
   freezeApi: { control: CONTROL_WRITER, audit: ['PutItem', 'Query'], positions: ['Query'], orders: ['Query'] },
+  /** The engines' heartbeats: which key each uses, before the old key is revoked. */
+  secretRotation: { control: ['BatchGetItem'] },
 } as const satisfies Record<string, TableAccess>;
 
 /** Grants `access` on `tables`: the table ARNs, and each index of a table it may query. */

@@ -4,6 +4,7 @@
  * Powertools configured by environment.
  */
 import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -29,6 +30,14 @@ export interface BundledFunctionProps {
   readonly memorySize: number;
   readonly logRetention: logs.RetentionDays;
   readonly onFailure?: lambda.IDestination;
+  /** Runs in these private subnets, so its calls to Bybit leave from the stage's fixed egress IPs. */
+  readonly network?: FunctionNetwork;
+}
+
+/** Where a function that calls Bybit runs: the keys are bound to the NAT gateways' addresses. */
+export interface FunctionNetwork {
+  readonly vpc: ec2.IVpc;
+  readonly securityGroup: ec2.ISecurityGroup;
 }
 
 /** Lambda's limit on all environment variables together, in bytes. */
@@ -50,6 +59,8 @@ export function bundledFunction(scope: Construct, id: string, props: BundledFunc
   // which may write to any log group); every other permission is granted where the resource is wired.
   const role = new iam.Role(scope, `${id}Role`, { roleName: props.functionName, assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Runs the ${props.functionName} Lambda` });
   logGroup.grantWrite(role);
+  // Lambda creates the function's network interfaces in the subnets with its role (the documented grant).
+  if (props.network) role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
   return new nodejs.NodejsFunction(scope, id, {
     functionName: props.functionName,
     entry: join(REPOSITORY_ROOT, props.entry.entry),
@@ -64,6 +75,7 @@ export function bundledFunction(scope: Construct, id: string, props: BundledFunc
     role,
     environment,
     ...(props.onFailure && { onFailure: props.onFailure, retryAttempts: 2 }),
+    ...(props.network && { vpc: props.network.vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: [props.network.securityGroup] }),
     bundling: {
       format: nodejs.OutputFormat.ESM,
       target: LAMBDA_BUNDLE.target,
@@ -77,7 +89,7 @@ export function bundledFunction(scope: Construct, id: string, props: BundledFunc
   });
 }
 
-/** What both control-plane Lambdas are given: their settings, the stage's tables, bus and trading key. */
+/** What the control-plane Lambdas are given: their settings, the stage's tables, bus, trading key and network. */
 export interface ControlPlaneProps {
   readonly names: ResourceNames;
   readonly settings: ControlSettings;
@@ -86,14 +98,22 @@ export interface ControlPlaneProps {
   readonly bus: events.IEventBus;
   readonly tradingKey: secretsmanager.ISecret;
   readonly logRetention: logs.RetentionDays;
+  /** Every control-plane Lambda calls Bybit with a key bound to the egress IPs, so each runs in the VPC. */
+  readonly network: FunctionNetwork;
 }
 
 /**
- * A control-plane Lambda (risk evaluator, freeze API): named `mmrb-<stage>-<service>`, its settings in
- * MMRB_CONTROL_SETTINGS, its item actions on the tables (lib/access.ts), PutEvents on the bus, and the
- * trading key (both cancel at the venue: the watchdog, a hard stop).
+ * A control-plane Lambda (risk evaluator, freeze API, secret rotation): named `mmrb-<stage>-<service>`, its
+ * settings in MMRB_CONTROL_SETTINGS, in the VPC (its Bybit calls leave from the egress IPs the keys are
+ * bound to), its item actions on the tables (lib/access.ts), and read access to the trading key; PutEvents
+ * on the bus unless `publishes` is false.
  */
-export function controlPlaneFunction(scope: Construct, id: LambdaId, props: ControlPlaneProps, options: { readonly timeout: Duration; readonly onFailure?: lambda.IDestination }): nodejs.NodejsFunction {
+export function controlPlaneFunction(
+  scope: Construct,
+  id: LambdaId,
+  props: ControlPlaneProps,
+  options: { readonly timeout: Duration; readonly onFailure?: lambda.IDestination; readonly publishes?: boolean },
+): nodejs.NodejsFunction {
   const fn = bundledFunction(scope, 'Function', {
     entry: LAMBDA_ENTRIES[id],
     functionName: `mmrb-${props.names.stage}-${METRIC_SERVICES[id]}`,
@@ -103,10 +123,11 @@ export function controlPlaneFunction(scope: Construct, id: LambdaId, props: Cont
     timeout: options.timeout,
     memorySize: 512,
     logRetention: props.logRetention,
+    network: props.network,
     ...(options.onFailure && { onFailure: options.onFailure }),
   });
   grantTableAccess(fn, props.tables, TABLE_ACCESS[id]);
-  props.bus.grantPutEventsTo(fn);
+  if (options.publishes !== false) props.bus.grantPutEventsTo(fn);
   props.tradingKey.grantRead(fn);
   return fn;
 }

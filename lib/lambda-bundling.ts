@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from 'node:url';
 
-export type LambdaId = 'riskEvaluator' | 'freezeApi';
+export type LambdaId = 'riskEvaluator' | 'freezeApi' | 'secretRotation';
 
 export interface LambdaEntry {
   readonly id: LambdaId;
@@ -21,6 +21,7 @@ export interface LambdaEntry {
 export const LAMBDA_ENTRIES: Readonly<Record<LambdaId, LambdaEntry>> = {
   riskEvaluator: { id: 'riskEvaluator', entry: 'lambdas/risk-evaluator.ts', handler: 'handler' },
   freezeApi: { id: 'freezeApi', entry: 'lambdas/freeze-api.ts', handler: 'handler' },
+  secretRotation: { id: 'secretRotation', entry: 'lambdas/secret-rotation.ts', handler: 'handler' },
 };
 
 export const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));

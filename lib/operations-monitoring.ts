@@ -23,7 +23,7 @@ import type { ShardDeployment } from './settings.js';
 export interface OperationsMonitoringProps {
   readonly stage: string;
   readonly shards: readonly ShardDeployment[];
-  readonly functions: Readonly<Record<'riskEvaluator' | 'freezeApi', lambda.IFunction>>;
+  readonly functions: Readonly<Record<'riskEvaluator' | 'freezeApi' | 'secretRotation', lambda.IFunction>>;
   readonly apiStage: apigateway.Stage;
   /** Every dead-letter queue, by a name for the alarm. */
   readonly deadLetterQueues: Readonly<Record<string, sqs.IQueue>>;
@@ -88,6 +88,13 @@ export class OperationsMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
+    // The rotation's old key is kept while an engine still reports it; an hour of that is an engine that does not switch.
+    this.alarm('OldTradingKeyStillLive', `A ${stage} trading key a rotation replaced is still live after an hour: an engine has not switched to the new key (npm run secrets -- status)`, lambdaMetric(METRIC_SERVICES.secretRotation, 'KeysAwaitingRevocation'), {
+      threshold: 1,
+      evaluationPeriods: 60,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     for (const [name, fn] of Object.entries(props.functions)) {
       const options = { threshold: 1, evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
       this.alarm(`LambdaErrors-${name}`, `The ${stage} ${name} Lambda failed`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), options);

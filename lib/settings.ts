@@ -66,6 +66,8 @@ export const StageSettingsSchema = z.strictObject({
   eventArchiveDays: z.int().min(1).max(3650).default(30),
   /** Who the alarms email (SNS subscriptions; each address confirms once). Pagers subscribe to the topic. */
   alarmEmails: z.array(z.email()).default([]),
+  /** How often the trading key is rotated (a new Bybit key, the old one revoked once every engine uses the new), in days. */
+  keyRotationDays: z.int().min(1).max(1000).default(90),
   /** The freeze API's throttle: operators, not traffic. */
   api: z.strictObject({ rateLimitPerSecond: z.number().positive().max(1000).default(5), burstLimit: z.int().positive().max(5000).default(10) }).prefault({}),
 });

@@ -30,6 +30,7 @@ import { suppressServiceFindings, suppressStateFindings, suppressNetworkFindings
 import { OperationsMonitoring } from './operations-monitoring.js';
 import { definedQueue } from './queues.js';
 import { RiskEvaluatorFunction } from './risk-evaluator.js';
+import { KeyRotation } from './secret-rotation.js';
 import { type DeployAccessSettings, type ShardDeployment, type StageSettings, retentionDays } from './settings.js';
 import { StateTables } from './state-tables.js';
 import { TradingSecrets } from './trading-secrets.js';
@@ -74,6 +75,7 @@ export class ServiceStack extends Stack {
   readonly engines: readonly EngineService[];
   readonly riskEvaluator: RiskEvaluatorFunction;
   readonly freezeApi: FreezeApi;
+  readonly keyRotation: KeyRotation;
   readonly monitoring: OperationsMonitoring;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
@@ -120,23 +122,30 @@ export class ServiceStack extends Stack {
         }),
     );
 
-    const controlSettings = controlSettingsOf(shards.map((shard) => shard.config));
-    this.riskEvaluator = new RiskEvaluatorFunction(this, 'RiskEvaluator', { names, settings: controlSettings, production: settings.production, tables, bus, tradingKey, undeliveredEvents, failedInvocations, logRetention });
-    this.freezeApi = new FreezeApi(this, 'FreezeApi', {
+    // The Lambdas call Bybit with keys bound to the egress IPs, so they run in the engines' subnets too.
+    const controlSecurityGroup = new ec2.SecurityGroup(this, 'ControlPlaneSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Control-plane Lambdas: no inbound; outbound HTTPS only (Bybit, AWS APIs), through the NAT gateways',
+      allowAllOutbound: false,
+    });
+    controlSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Bybit and the AWS APIs');
+    const controlPlane = {
       names,
-      settings: controlSettings,
+      settings: controlSettingsOf(shards.map((shard) => shard.config)),
       production: settings.production,
       tables,
       bus,
       tradingKey,
-      rateLimitPerSecond: settings.api.rateLimitPerSecond,
-      burstLimit: settings.api.burstLimit,
       logRetention,
-    });
+      network: { vpc: props.vpc, securityGroup: controlSecurityGroup as ec2.ISecurityGroup },
+    };
+    this.riskEvaluator = new RiskEvaluatorFunction(this, 'RiskEvaluator', { ...controlPlane, undeliveredEvents, failedInvocations });
+    this.freezeApi = new FreezeApi(this, 'FreezeApi', { ...controlPlane, rateLimitPerSecond: settings.api.rateLimitPerSecond, burstLimit: settings.api.burstLimit });
+    this.keyRotation = new KeyRotation(this, 'KeyRotation', { ...controlPlane, rotationDays: settings.keyRotationDays });
     this.monitoring = new OperationsMonitoring(this, 'Monitoring', {
       stage,
       shards,
-      functions: { riskEvaluator: this.riskEvaluator.function, freezeApi: this.freezeApi.function },
+      functions: { riskEvaluator: this.riskEvaluator.function, freezeApi: this.freezeApi.function, secretRotation: this.keyRotation.function },
       apiStage: this.freezeApi.api.deploymentStage,
       deadLetterQueues: {
         'risk-fills': this.riskEvaluator.fillsDeadLetterQueue,

@@ -1,8 +1,9 @@
 /**
  * Bybit v5 API-key management: POST /v5/user/create-sub-api, update-api, update-sub-api, delete-api and
- * delete-sub-api. Who may call what, the parameters and the result shapes follow
- * sim/reference/bybit-v5-rest.md §6; the per-second limits §2.2; the behaviours Bybit leaves open §9 rows
- * 20 (misuse → 10001, non-master → 10005) and 21 (a key bound to no IP expires 90 days after creation).
+ * delete-sub-api, and GET /v5/user/sub-apikeys (a sub-account's keys, paged). Who may call what, the
+ * parameters and the result shapes follow sim/reference/bybit-v5-rest.md §6; the per-second limits §2.2; the
+ * behaviours Bybit leaves open §9 rows 20 (misuse → 10001, non-master → 10005), 21 (a key bound to no IP
+ * expires 90 days after creation) and 23–27 (sub-apikeys: callers, parameters, cursor, order, status).
  *
  * The routes are `access: 'read'` so that any valid key reaches the handler; the master-only rules are
  * enforced here, because the REST front only knows read and trade permissions.
@@ -135,8 +136,19 @@ const UpdateSubApiParams = z.looseObject({
 
 const DeleteSubApiParams = z.looseObject({ apikey: ApiKeyParam.optional() });
 
-// ---- replies ----
+/** GET parameters arrive as strings. */
+const SubApiKeysParams = z.looseObject({
+  subMemberId: UidParam,
+  limit: z
+    .string()
+    .regex(/^\d+$/, { message: 'must be an integer' })
+    .transform(Number)
+    .refine((limit) => limit >= 1 && limit <= 20, { message: 'must be between 1 and 20' })
+    .optional(),
+  cursor: z.string().optional(),
+});
 
+// ---- replies ----
 
 function paramError(field: string, message: string): Failure {
   return failure(RET.paramError, `params error: ${field}: ${message}`);
@@ -156,6 +168,24 @@ function permissionsJson(permissions: Permissions): Permissions {
   return { ...Object.fromEntries(PERMISSION_TYPES.map((type) => [type, []])), ...permissions };
 }
 
+/** The IP binding as results show it: `["*"]` for none. */
+export function ipsJson(key: ApiKeyRecord): readonly string[] {
+  return key.ips.length === 0 ? ['*'] : key.ips;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * `deadlineDay` and `expiredAt` of query-api and sub-apikeys: days left (0 once expired) and the expiry; an
+ * IP-bound key does not expire: Bybit reports -2 and the epoch (reference §6.4, §9 row 21).
+ */
+export function expiryJson(key: ApiKeyRecord, now: number): { readonly deadlineDay: number; readonly expiredAt: string } {
+  return {
+    deadlineDay: key.expiresAt === undefined ? -2 : Math.max(0, Math.ceil((key.expiresAt - now) / DAY_MS)),
+    expiredAt: new Date(key.expiresAt ?? 0).toISOString().replace('.000Z', 'Z'),
+  };
+}
+
 /** The update endpoints' result: the create shape with `secret: ""` and the IP binding (§6.3). */
 function updatedJson(key: ApiKeyRecord): Record<string, unknown> {
   return {
@@ -165,8 +195,55 @@ function updatedJson(key: ApiKeyRecord): Record<string, unknown> {
     readOnly: key.readOnly ? 1 : 0,
     secret: '',
     permissions: permissionsJson(key.permissions),
-    ips: key.ips.length === 0 ? ['*'] : key.ips,
+    ips: ipsJson(key),
   };
+}
+
+/**
+ * sub-apikeys `status` (§6.5): 1 permanent (bound to IPs), 2 expired (from the instant requests get 33004),
+ * 4 expires soon (under 7 days left), 3 otherwise (§9 row 27).
+ */
+function statusOf(key: ApiKeyRecord, now: number): 1 | 2 | 3 | 4 {
+  if (key.expiresAt === undefined) return 1;
+  const left = key.expiresAt - now;
+  return left <= 0 ? 2 : left < 7 * DAY_MS ? 4 : 3;
+}
+
+/** One item of sub-apikeys' list (§6.5): the secret masked, `readOnly` a boolean here. */
+function listedJson(key: ApiKeyRecord, now: number): Record<string, unknown> {
+  const { deadlineDay, expiredAt } = expiryJson(key, now);
+  return {
+    id: String(key.id),
+    ips: ipsJson(key),
+    apiKey: key.apiKey,
+    note: key.note,
+    status: statusOf(key, now),
+    expiredAt,
+    createdAt: new Date(key.createdAt).toISOString(),
+    // The simulator has personal HMAC keys only (§9 row 26).
+    type: 1,
+    permissions: permissionsJson(key.permissions),
+    secret: '******',
+    readOnly: key.readOnly,
+    deadlineDay,
+    flag: 'hmac',
+  };
+}
+
+/**
+ * sub-apikeys' nextPageCursor (§9 row 25): the sub UID and the id of the next page's first key, base64url.
+ * Keys are listed by id, so a page starts at that id whatever was created or deleted in between.
+ */
+function subApiKeysCursor(subUid: number, fromId: number): string {
+  return Buffer.from(`${subUid}:${fromId}`).toString('base64url');
+}
+
+/** The id a page starts at: 0 (the first page) without a cursor; 10001 for a cursor this list did not issue. */
+function pageStartOf(cursor: string | undefined, subUid: number): Outcome<number> {
+  if (cursor === undefined || cursor === '') return success(0);
+  const fromId = Number(/^\d+:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))?.[1]);
+  // Re-encoding refuses garbage, other encodings of the same text and another sub-account's cursor alike.
+  return Number.isSafeInteger(fromId) && subApiKeysCursor(subUid, fromId) === cursor ? success(fromId) : paramError('cursor', 'is not a nextPageCursor of this list');
 }
 
 // ---- routes ----
@@ -298,6 +375,28 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
         if (!subject.ok) return fail(subject);
         keys.delete(subject.value.apiKey);
         return okUser({});
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v5/user/sub-apikeys',
+      access: 'read',
+      perSecond: 10,
+      handle: (context) => {
+        const caller = callerOf(context);
+        // "Only master account can call this endpoint"; no code documented (§9 row 23).
+        if (!caller.isMaster) return fail(PERMISSION_DENIED);
+        const params = parse(SubApiKeysParams, context.params);
+        if (!params.ok) return fail(params);
+        const { subMemberId, limit = 20, cursor } = params.value;
+        const accountId = deps.accountOfUid(subMemberId);
+        if (accountId === undefined || deps.parentOf(subMemberId) !== uidOfKey(caller)) return fail(paramError('subMemberId', 'is not a sub-account of this master'));
+        const start = pageStartOf(cursor, subMemberId);
+        if (!start.ok) return fail(start);
+        // Creation order; expired keys stay listed, deleted ones are gone from the store (§9 row 26).
+        const rest = keys.ofAccount(accountId).filter((key) => key.id >= start.value);
+        const next = rest[limit];
+        return okUser({ result: rest.slice(0, limit).map((key) => listedJson(key, context.now)), nextPageCursor: next ? subApiKeysCursor(subMemberId, next.id) : '' });
       },
     },
   ];

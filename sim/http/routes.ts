@@ -14,6 +14,7 @@ import type { ApiKeyRecord } from '../venue/keys.js';
 import { executionJson, orderJson, positionJson } from '../venue/format.js';
 import type { RecentTrades } from '../venue/market-data.js';
 import * as P from './params.js';
+import { expiryJson, ipsJson } from './key-routes.js';
 import { fail, ok, okUser, parse } from './reply.js';
 import { RATE_LIMITED, amendOne, cancelOne, createOne } from '../venue/orders.js';
 
@@ -401,11 +402,10 @@ export function buildRoutes(state: VenueState, rawInstruments: ReadonlyMap<strin
           readOnly: key.readOnly ? 1 : 0,
           secret: '',
           permissions: key.permissions,
-          ips: key.ips.length === 0 ? ['*'] : key.ips,
+          ips: ipsJson(key),
           type: 1,
           // IP-bound keys do not expire: Bybit reports deadlineDay -2 and the epoch (reference §6.4, §9 row 21).
-          deadlineDay: key.expiresAt === undefined ? -2 : Math.max(0, Math.ceil((key.expiresAt - context.now) / 86_400_000)),
-          expiredAt: new Date(key.expiresAt ?? 0).toISOString().replace('.000Z', 'Z'),
+          ...expiryJson(key, context.now),
           createdAt: new Date(key.createdAt).toISOString(),
           unified: 0,
           uta: 1,

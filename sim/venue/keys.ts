@@ -94,6 +94,11 @@ export class KeyStore {
   ofUid(uid: number): ApiKeyRecord[] {
     return [...this.byApiKey.values()].filter((key) => key.uid === uid);
   }
+
+  /** The keys acting for this account, expired ones too, in creation order (ascending id). */
+  ofAccount(accountId: string): ApiKeyRecord[] {
+    return [...this.byApiKey.values()].filter((key) => key.accountId === accountId).sort((a, b) => a.id - b.id);
+  }
 }
 
 /** May this key place and cancel derivatives orders? */

@@ -9,7 +9,8 @@
  * - A freeze of the engine's own (edge collapse, drawdown) becomes a hard freeze of the shard's symbols in
  *   the control state, so operators see it and lift it like any other.
  * - The heartbeat goes to the control table (fenced by epoch: a newer generation's heartbeat there means
- *   this one lost the shard) and to the bus.
+ *   this one lost the shard) and to the bus. It names the trading key in use (keyId), so the rotation
+ *   knows when no engine uses an old key any more.
  */
 import { type ControlState, INITIAL_CONTROL_STATE, controlEvent, decideFreeze, effectiveFreeze, isFreezeReasonCode, isSymbolFrozen } from '../core/control.js';
 import type { EngineHeartbeatV1, FreezeReasonCode } from '../core/events.js';
@@ -27,6 +28,8 @@ export interface ControlLinkOptions {
   readonly shard: string;
   readonly epoch: number;
   readonly symbols: readonly string[];
+  /** The keyId of the trading key in use, for the heartbeat: the rotation revokes an old key once no engine reports it. */
+  readonly keyId?: () => string;
   readonly store: ControlStore;
   readonly heartbeats: HeartbeatWriter;
   readonly publisher: EventPublisher;
@@ -123,6 +126,7 @@ export class ControlLink {
   /** The heartbeat of now, from the engine's status. */
   heartbeat(status: EngineStatus, sentAt: number): EngineHeartbeatV1 {
     const { shard, epoch } = this.options;
+    const keyId = this.options.keyId?.();
     return {
       schemaVersion: 1,
       eventId: `heartbeat:${shard}:${epoch}:${sentAt}`,
@@ -138,6 +142,7 @@ export class ControlLink {
         openOrders: symbol.openOrders,
         position: symbol.position.toFixed(),
       })),
+      ...(keyId !== undefined && { keyId }),
     };
   }
 

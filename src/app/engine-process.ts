@@ -5,6 +5,9 @@
  *
  * Start order matters: the private stream is subscribed and backfilled first (positions complete), then
  * the public book feed, then the engine arms disconnect-cancel and reconciles, and only then quotes.
+ *
+ * The trading key is read again every venue.credentialsCacheTtlMs, and at once when the venue refuses it;
+ * a new one is swapped in while the engine trades (key-swap.ts), without a restart.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -13,7 +16,7 @@ import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
+import { type RestClientV5, type WebsocketAPIClient, WebsocketClient } from 'bybit-api';
 import { RestVenueAccount, loadInstruments } from '../adapters/bybit/account.js';
 import { MarketDataFeed } from '../adapters/bybit/market-data.js';
 import { BybitMessageError, signedPositionLots, toExecution, toVenueOrderReport } from '../adapters/bybit/messages.js';
@@ -47,6 +50,8 @@ import { LeaseKeeper } from './lease-keeper.js';
 import { readStoredState } from './restore.js';
 import { enabledSymbols, engineSettings } from './settings.js';
 import { startBusyPoll } from './busy-poll.js';
+import { KeySwapper, keyedClients, swapClients } from './key-swap.js';
+import { Swappable } from './swappable.js';
 
 /** Where the trading key comes from: Secrets Manager in every deployment (secretsManagerCredentials). */
 export interface CredentialsSource {
@@ -74,8 +79,6 @@ export interface EngineProcessOptions {
   readonly epoch?: number;
   /** Told of every request the engine sends (metrics, tests). */
   readonly observer?: EngineObserver;
-  /** Called when the venue refuses our key and a refreshed one differs: the process should restart on it. */
-  readonly onCredentialsRotated?: () => void;
   /**
    * Where state and events go (config.persistence.enabled): the stage's tables and bus, named by config.stage.
    * With persistence the engine also holds the shard's lease and follows the control state; with an SQS
@@ -106,6 +109,8 @@ export interface EngineProcess {
   readonly epoch: number;
   readonly logger: Logger;
   readonly healthUrl: string;
+  /** The keyId of the trading key the venue clients use now (a new key's once its swap has completed). */
+  keyId(): string;
   /** Graceful stop: the engine cancels everything and waits, then the connections close. */
   stop(reason: string): Promise<ProcessStopReport>;
 }
@@ -124,6 +129,10 @@ const INITIAL_LOOKBACK_MS = 7 * 24 * 3_600_000;
 const ALIVE_MARGIN_MS = 30_000;
 /** On stop, how long the write-behind may take to write what is queued (within main.ts's exit deadline), ms. */
 const FLUSH_ON_STOP_MS = 4_000;
+/** Least time between two scheduled reads of the trading key: a TTL of 0 (no cache) must not spin, ms. */
+const MIN_KEY_REFRESH_MS = 1_000;
+/** How long a new key's sockets may take to be authenticated and subscribed before its swap fails, ms. */
+const KEY_SWAP_READY_MS = 10_000;
 
 /** bybit-api's logger interface, routed into ours (which redacts secrets) at debug and warn. */
 function sdkLogger(logger: Logger) {
@@ -143,16 +152,18 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const clock = options.clock ?? Date.now;
   const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
   const symbols = enabledSymbols(config);
-  let rotated = false;
   const provider = options.credentials;
   const credentials = await provider.get();
+  /** Set once the private stream exists: until then an auth error only refreshes the cached key. */
+  const keys: { swapper?: KeySwapper } = {};
   const persistence = config.persistence;
   if (persistence.enabled && !options.aws) throw new Error('persistence is enabled (persistence.enabled) but no DynamoDB and EventBridge clients were given');
   const aws = persistence.enabled ? options.aws : undefined;
   const names = resourceNames(config.stage);
   const loggerBase = {
     serviceName: engineServiceName(config.shard),
-    secrets: () => provider.secretValues(),
+    // The key in use too: the provider remembers the last few keys it served, which need not include it.
+    secrets: () => [...provider.secretValues(), ...(keys.swapper?.secretValues() ?? [credentials.apiKey, credentials.apiSecret])],
     level: config.engine.logLevel,
     persistentKeys: { shard: config.shard, stage: config.stage },
     ...(options.logSink && { sink: options.logSink }),
@@ -192,8 +203,13 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   });
   logger.info('starting', { shard: config.shard, stage: config.stage, symbols, keyId: credentials.keyId, restUrl: config.venue.restUrl });
 
-  const auth = { key: credentials.apiKey, secret: credentials.apiSecret };
-  const rest = new RestClientV5({ ...auth, baseUrl: config.venue.restUrl, recv_window: config.venue.recvWindowMs, parseAPIRateLimits: true });
+  const sdk = sdkLogger(logger);
+  // Every holder of a keyed client gets a stand-in, so that a new key's clients replace these in place.
+  const venueEndpoints = { restUrl: config.venue.restUrl, wsPrivateUrl: config.venue.wsPrivateUrl, wsTradeUrl: config.venue.wsTradeUrl, recvWindowMs: config.venue.recvWindowMs };
+  const initialClients = keyedClients(credentials, venueEndpoints, sdk);
+  const restClient = new Swappable<RestClientV5>(initialClients.rest);
+  const tradeClient = new Swappable<WebsocketAPIClient>(initialClients.trade);
+  const rest = restClient.proxy;
   // Start-up reads are retried: a restart right after another generation's start can find the account's
   // per-second quota of an endpoint spent (fee-rate allows 5 a second), which is "not now", not "no".
   const startupRead = async <T>(what: string, read: () => Promise<T>, retryable: (error: unknown) => boolean = (error) => error instanceof VenueQueryError): Promise<T> => {
@@ -214,15 +230,12 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const settings = engineSettings(config, instruments, feeRates);
   const codecs = new Map<string, GridCodec>([...instruments].map(([symbol, instrument]) => [symbol, gridCodec(instrument)]));
 
-  const sdk = sdkLogger(logger);
   const publicSocket = new WebsocketClient({ wsUrl: config.venue.wsPublicUrl }, sdk);
-  const privateSocket = new WebsocketClient({ ...auth, wsUrl: config.venue.wsPrivateUrl }, sdk);
-  const tradeSocket = new WebsocketAPIClient({ ...auth, wsUrl: config.venue.wsTradeUrl, attachEventListeners: false }, sdk);
 
   const { router: routerConfig } = config;
   if (routerConfig.preferWebSocket) {
     // Connected now rather than on the first order, which would otherwise wait for the handshake.
-    tradeSocket.getWSClient().connectWSAPI().catch((error: unknown) => {
+    initialClients.trade.getWSClient().connectWSAPI().catch((error: unknown) => {
       logger.warn('order-entry WebSocket not connected yet; REST carries orders until it is', { error: error instanceof Error ? error.message : 'unknown' });
     });
   }
@@ -230,7 +243,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   const breaker = new CircuitBreaker({ failureThreshold: routerConfig.breakerFailures, cooldownMs: routerConfig.breakerCooldownMs });
   const query = restStatusQuery(rest, codecs);
   const router = new OrderRouter({
-    primary: routerConfig.preferWebSocket ? new WebSocketOrderEntry(tradeSocket, routerConfig.requestTimeoutMs) : restEntry,
+    primary: routerConfig.preferWebSocket ? new WebSocketOrderEntry(tradeClient.proxy, routerConfig.requestTimeoutMs) : restEntry,
     fallback: restEntry,
     query,
     limiter: new RequestLimiter({ defaultPerSecond: DEFAULT_ORDERS_PER_SECOND, ipBudget: config.venue.ipRequestBudgetPer5s, ipWindowMs: 5_000, tasksSharingIp: config.venue.tasksSharingIp, headroomPercent: routerConfig.rateLimitHeadroomPercent, windowMarginMs: RATE_WINDOW_MARGIN_MS }),
@@ -241,20 +254,17 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     random: Math.random,
     refreshCredentials: async () => {
       const fresh = await provider.refresh('the venue refused the key');
-      if (fresh.apiKey !== credentials.apiKey && !rotated) {
-        rotated = true;
-        logger.warn('the trading key was rotated; restarting on the new one', { keyId: fresh.keyId });
-        options.onCredentialsRotated?.();
+      const swapper = keys.swapper;
+      if (!swapper) return;
+      if (swapper.isInUse(fresh)) {
+        logger.warn('the venue refused the trading key, and Secrets Manager serves no other', { keyId: fresh.keyId });
+        return;
       }
+      // The request is retried once the swap is done, on the new key's clients.
+      await swapper.offer(fresh);
     },
     statusQueryAttempts: 3,
   });
-
-  const closeSockets = (): void => {
-    publicSocket.closeAll(true);
-    privateSocket.closeAll(true);
-    tradeSocket.getWSClient().closeAll(true);
-  };
 
   let journal: WriteBehind | undefined;
   let store: DynamoStateStore | undefined;
@@ -309,51 +319,6 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     },
   });
 
-  // The control plane: freezes in, the engine's own freezes and its heartbeat out.
-  let controlQueue: ControlQueue | undefined;
-  const lostLease = { detail: undefined as string | undefined };
-  const onLost = (detail: string): void => {
-    if (lostLease.detail !== undefined) return;
-    lostLease.detail = detail;
-    engine.fence(detail);
-    options.onLeaseLost?.(detail);
-  };
-  if (leaseLoss.detail !== undefined) onLost(leaseLoss.detail);
-  leaseLoss.onLost = onLost;
-  if (aws && publisher) {
-    const control = new ControlLink({
-      engine,
-      shard: config.shard,
-      epoch,
-      symbols,
-      store: new DynamoControlStore({ client: aws.dynamodb, tables: names.tables, requestTimeoutMs: persistence.requestTimeoutMs }),
-      heartbeats: new DynamoHeartbeatStore({ client: aws.dynamodb, table: names.tables.control, requestTimeoutMs: persistence.requestTimeoutMs }),
-      publisher,
-      pollIntervalMs: config.control.pollIntervalMs,
-      heartbeatIntervalMs: config.control.heartbeatIntervalMs,
-      clock,
-      logger,
-      onSuperseded: onLost,
-    });
-    links.control = control;
-    if (aws.sqs) {
-      const queueName = engineControlQueueName(config.stage, config.shard);
-      const sqs = aws.sqs;
-      const queueUrl = await startupRead(`the control queue ${queueName}`, async () => (await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }))).QueueUrl, () => false);
-      if (queueUrl === undefined) throw new Error(`the control queue ${queueName} has no URL`);
-      controlQueue = new ControlQueue({
-        client: sqs,
-        queueUrl,
-        waitSeconds: config.control.queueWaitSeconds,
-        logger,
-        sleep,
-        onWake: () => control.refresh(),
-      });
-    } else {
-      logger.warn('no SQS client: the control state is read every control.pollIntervalMs only', { pollIntervalMs: config.control.pollIntervalMs });
-    }
-  }
-
   const convert = (source: string, work: () => void): void => {
     try {
       work();
@@ -363,7 +328,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     }
   };
   const privateStream = new PrivateStream({
-    client: privateSocket,
+    client: initialClients.private,
     rest,
     symbols: [...instruments.keys()],
     clock,
@@ -413,6 +378,93 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     },
   });
   streams.private = privateStream;
+
+  const keySwapper = new KeySwapper({
+    inUse: credentials,
+    logger,
+    clock,
+    swap: swapClients({
+      build: (next) => keyedClients(next, venueEndpoints, sdk),
+      rest: restClient,
+      trade: tradeClient,
+      stream: privateStream,
+      tradeSocket: routerConfig.preferWebSocket,
+      readyTimeoutMs: KEY_SWAP_READY_MS,
+      drainTimeoutMs: routerConfig.requestTimeoutMs,
+      onBackfillFailed: (reason) => {
+        engine.onPrivateUnsynced(reason);
+      },
+    }),
+  });
+  keys.swapper = keySwapper;
+  // Read on schedule too, so a rotation is taken before the old key is revoked. Secrets Manager failing
+  // is no error here: the provider serves the cached key, which the venue still accepts.
+  const keyRefresh: { timer?: NodeJS.Timeout; stopped: boolean } = { stopped: false };
+  const scheduleKeyRefresh = (): void => {
+    if (keyRefresh.stopped) return;
+    keyRefresh.timer = setTimeout(() => {
+      void provider
+        .get()
+        .then(
+          (fresh) => keySwapper.offer(fresh),
+          (error: unknown) => {
+            logger.warn('reading the trading key failed; trading on the key in use', { keyId: keySwapper.keyId(), error: error instanceof Error ? error.message.slice(0, 300) : 'unknown error' });
+          },
+        )
+        .finally(scheduleKeyRefresh);
+    }, Math.max(MIN_KEY_REFRESH_MS, config.venue.credentialsCacheTtlMs));
+  };
+  const closeSockets = (): void => {
+    publicSocket.closeAll(true);
+    privateStream.close();
+    tradeClient.get().getWSClient().closeAll(true);
+  };
+
+  // The control plane: freezes in, the engine's own freezes and its heartbeat out.
+  let controlQueue: ControlQueue | undefined;
+  const lostLease = { detail: undefined as string | undefined };
+  const onLost = (detail: string): void => {
+    if (lostLease.detail !== undefined) return;
+    lostLease.detail = detail;
+    engine.fence(detail);
+    options.onLeaseLost?.(detail);
+  };
+  if (leaseLoss.detail !== undefined) onLost(leaseLoss.detail);
+  leaseLoss.onLost = onLost;
+  if (aws && publisher) {
+    const control = new ControlLink({
+      engine,
+      shard: config.shard,
+      epoch,
+      symbols,
+      keyId: () => keySwapper.keyId(),
+      store: new DynamoControlStore({ client: aws.dynamodb, tables: names.tables, requestTimeoutMs: persistence.requestTimeoutMs }),
+      heartbeats: new DynamoHeartbeatStore({ client: aws.dynamodb, table: names.tables.control, requestTimeoutMs: persistence.requestTimeoutMs }),
+      publisher,
+      pollIntervalMs: config.control.pollIntervalMs,
+      heartbeatIntervalMs: config.control.heartbeatIntervalMs,
+      clock,
+      logger,
+      onSuperseded: onLost,
+    });
+    links.control = control;
+    if (aws.sqs) {
+      const queueName = engineControlQueueName(config.stage, config.shard);
+      const sqs = aws.sqs;
+      const queueUrl = await startupRead(`the control queue ${queueName}`, async () => (await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }))).QueueUrl, () => false);
+      if (queueUrl === undefined) throw new Error(`the control queue ${queueName} has no URL`);
+      controlQueue = new ControlQueue({
+        client: sqs,
+        queueUrl,
+        waitSeconds: config.control.queueWaitSeconds,
+        logger,
+        sleep,
+        onWake: () => control.refresh(),
+      });
+    } else {
+      logger.warn('no SQS client: the control state is read every control.pollIntervalMs only', { pollIntervalMs: config.control.pollIntervalMs });
+    }
+  }
 
   const marketData = new MarketDataFeed({
     client: publicSocket,
@@ -473,6 +525,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   } catch (error) {
     // Nothing may be left running: the caller exits or retries.
     marketData.stop();
+    await keySwapper.close();
     closeSockets();
     await journal?.stop(clock() + FLUSH_ON_STOP_MS);
     await leaseKeeper?.release();
@@ -482,14 +535,15 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   controlQueue?.start();
   const health: HealthServer = await startHealthServer({
     port: config.engine.healthPort,
-    source: { live: () => engine.live(), ready: () => engine.ready(), status: () => ({ ...engine.status(), stateWrites: journal?.status() }) },
+    source: { live: () => engine.live(), ready: () => engine.ready(), status: () => ({ ...engine.status(), stateWrites: journal?.status(), keyId: keySwapper.keyId() }) },
   });
+  scheduleKeyRefresh();
   const ticker = setInterval(() => {
     engine.tick();
   }, Math.min(1_000, config.engine.statusIntervalMs));
 
   const flushMetrics = (): void => {
-    metrics.flush(engine.status(), journal?.status(), router.takeFigures(), tickToOrder.drain());
+    metrics.flush(engine.status(), journal?.status(), router.takeFigures(), tickToOrder.drain(), keySwapper.takeFigures());
   };
   const metricsTimer = setInterval(flushMetrics, config.engine.metricsIntervalMs);
 
@@ -497,7 +551,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
   let stopped: Promise<ProcessStopReport> | undefined;
   const stop = (reason: string): Promise<ProcessStopReport> => {
     stopped ??= (async () => {
-      const report = await engine.stop(rotated ? `${reason} (credentials rotated)` : reason);
+      const report = await engine.stop(reason);
       await controlQueue?.stop();
       links.control?.stop();
       // The cancels' final reports are in the queues by now: written before the process goes.
@@ -510,6 +564,10 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       clearInterval(metricsTimer);
       flushMetrics();
       marketData.stop();
+      // A swap under way finishes first, so that the sockets closed are the ones in use.
+      keyRefresh.stopped = true;
+      clearTimeout(keyRefresh.timer);
+      await keySwapper.close();
       closeSockets();
       await health.close();
       // State left unwritten (logged with its content) makes the stop unclean, whatever the venue says.
@@ -517,5 +575,5 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     })();
     return stopped;
   };
-  return { engine, journal, control: links.control, epoch, logger, healthUrl: health.url, stop };
+  return { engine, journal, control: links.control, epoch, logger, healthUrl: health.url, keyId: () => keySwapper.keyId(), stop };
 }

@@ -9,6 +9,7 @@
  * 1 otherwise), at the latest after the configured stop timeout. A bug that escapes every handler (an
  * uncaught exception or an unhandled rejection) is logged and stops the engine the same way, as the best
  * effort to leave nothing open at the venue, then exits 1: the process is not to be trusted any longer.
+ * A rotated trading key needs no restart: the engine swaps it in while it trades (src/app/key-swap.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -101,10 +102,6 @@ async function main(): Promise<number> {
       credentials: secretsManagerCredentials(config, secrets),
       ...(config.persistence.enabled && { aws }),
       signal: standby.signal,
-      onCredentialsRotated: () => {
-        // The bybit-api clients hold the key they were built with: restart on the new one, gracefully.
-        process.kill(process.pid, 'SIGTERM');
-      },
       onLeaseLost: () => {
         // Another generation may be trading: stop (own orders only) and exit 1; the orchestrator restarts
         // this one, which then waits as a standby.

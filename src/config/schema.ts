@@ -97,8 +97,8 @@ const VenueSchema = z.strictObject({
   recvWindowMs: positiveInt().default(5000),
   /** Secrets Manager id (name or ARN) of the trading key; the key itself is never in the configuration. */
   credentialsSecretId: z.string().min(1),
-  /** How long fetched credentials are reused before being read again (rotation), in milliseconds. */
-  credentialsCacheTtlMs: nonNegativeInt().default(300_000),
+  /** How often the engine re-reads its key (a rotation is picked up within this), in ms: one GetSecretValue a minute costs nothing. */
+  credentialsCacheTtlMs: nonNegativeInt().default(60_000),
   /** Disconnect-cancel-all window: the venue cancels our orders this long after losing us, in seconds (Bybit: 3..300). */
   dcpWindowSeconds: z.int().min(3).max(300).default(10),
   /** Bybit's per-IP request limit per 5 seconds, shared by every task behind one NAT IP, in requests. */

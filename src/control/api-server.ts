@@ -30,11 +30,11 @@ export interface FreezeApiServer {
 /** Bodies larger than this are refused before the handler sees them. */
 export const MAX_SOCKET_BODY_BYTES = 1024 * 1024;
 
-class BodyTooLarge extends Error {
+export class BodyTooLarge extends Error {
   override readonly name = 'BodyTooLarge';
 }
 
-function readBody(request: IncomingMessage): Promise<Buffer> {
+export function readBody(request: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -53,6 +53,15 @@ export const ControlSettingsSchema = z.strictObject({
     /** How long the pause lasts that a fill-rate anomaly causes, in ms (other breaches stop hard). */
     fillRatePauseMs: z.int().positive().default(300_000),
   }),
+  /** The trading key's rotation (src/control/secret-rotation.ts, docs/SECURITY.md). */
+  rotation: z
+    .strictObject({
+      /** Least time from the new key becoming current to revoking the old one, in ms: the Lambdas cache the key for 5 minutes. */
+      revokeAfterMs: z.int().nonnegative().default(15 * 60_000),
+      /** A rotation's key younger than this is never taken for a leftover (a rotation may be about to store it), in ms. */
+      orphanMinAgeMs: z.int().nonnegative().default(10 * 60_000),
+    })
+    .prefault({}),
 });
 export type ControlSettings = z.infer<typeof ControlSettingsSchema>;
 
@@ -91,7 +100,10 @@ const DEFAULT_MAX_FILLS_PER_MINUTE = 300;
  * `risk.maxDrawdown`, the edge floor its `risk.edgeCollapseBps`. The CDK app and the local stack both
  * build the Lambdas' settings this way, so the evaluator checks the limits the engine was configured with.
  */
-export function controlSettingsOf(configs: readonly EngineConfig[], overrides: { readonly restUrl?: string; readonly heartbeatStaleMs?: number } = {}): ControlSettings {
+export function controlSettingsOf(
+  configs: readonly EngineConfig[],
+  overrides: { readonly restUrl?: string; readonly heartbeatStaleMs?: number; readonly rotation?: z.input<typeof ControlSettingsSchema>['rotation'] } = {},
+): ControlSettings {
   const [first] = configs;
   if (!first) throw new ControlSettingsError('at least one engine configuration is needed');
   const shards: Record<string, string[]> = {};
@@ -122,5 +134,6 @@ export function controlSettingsOf(configs: readonly EngineConfig[], overrides: {
       // Several heartbeats: one late heartbeat is not a dead engine.
       heartbeatStaleMs: overrides.heartbeatStaleMs ?? Math.max(30_000, first.control.heartbeatIntervalMs * 6),
     },
+    ...(overrides.rotation && { rotation: overrides.rotation }),
   });
 }

@@ -144,6 +144,11 @@ export const EngineHeartbeatV1Schema = z
     sentAt: epochMs,
     phase: z.enum(['starting', 'running', 'stopping', 'stopped']),
     frozen: z.boolean(),
+    /**
+     * The trading key the engine's venue clients use now (Bybit's key id or a fingerprint, never the key):
+     * the rotation revokes an old key only once no live engine reports it. Optional, added to version 1.
+     */
+    keyId: z.string().min(1).max(64).optional(),
     symbols: z
       .array(
         z.strictObject({

@@ -15,6 +15,8 @@ import {
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { CreateSecretCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { type QueueId, type ResourceNames, type RuleDefinition, type TableDefinition, QUEUES, RULES, SECRETS, TABLES, engineControlQueueName, resourceNames, ruleName } from '../resources/definitions.js';
 
 export interface AwsClients {
@@ -22,6 +24,9 @@ export interface AwsClients {
   readonly eventBridge: EventBridgeClient;
   readonly sqs: SQSClient;
   readonly secrets: SecretsManagerClient;
+  /** Lambda and IAM: only to register the rotation function Secrets Manager's RotateSecret names (src/local/rotation-driver.ts). */
+  readonly lambda: LambdaClient;
+  readonly iam: IAMClient;
 }
 
 export interface ClientSettings {
@@ -38,6 +43,8 @@ export function createAwsClients(settings: ClientSettings): AwsClients {
     eventBridge: new EventBridgeClient(config),
     sqs: new SQSClient(config),
     secrets: new SecretsManagerClient(config),
+    lambda: new LambdaClient(config),
+    iam: new IAMClient(config),
   };
 }
 

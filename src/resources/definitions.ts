@@ -199,6 +199,7 @@ export const METRICS_NAMESPACE = 'MmRebateBot';
 export const METRIC_SERVICES = {
   riskEvaluator: 'risk-evaluator',
   freezeApi: 'freeze-api',
+  secretRotation: 'secret-rotation',
 } as const;
 
 /** The engine's service name (logs and metrics) for one shard. */

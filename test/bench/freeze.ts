@@ -59,7 +59,7 @@ async function when(condition: () => boolean, timeoutMs: number): Promise<number
   return undefined;
 }
 
-export async function benchFreezeLatency(clients: AwsClients, trials: number): Promise<FreezeLatency[]> {
+export async function benchFreezeLatency(clients: AwsClients, motoEndpoint: string, trials: number): Promise<FreezeLatency[]> {
   if (!TRADER) throw new Error('the simulator has no trader key');
   const stage = await provisionStage(clients, `fz${Date.now().toString(36)}`);
   await provisionRouting(clients, stage, [SHARD]);
@@ -89,6 +89,7 @@ export async function benchFreezeLatency(clients: AwsClients, trials: number): P
     scheduleIntervalMs: 60_000,
     logLevel: 'ERROR',
     logger: quiet,
+    rotation: { motoEndpoint, port: 0, revokeIntervalMs: 60_000 },
   });
   const engine = await startEngineProcess({
     config,

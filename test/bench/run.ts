@@ -40,7 +40,7 @@ const clients = createAwsClients({ endpoint: moto.endpoint, region: 'ap-southeas
 // this process's), or alone with `npm run bench -- freeze`.
 const freezeTrials = Number(process.env.MMRB_BENCH_FREEZE_TRIALS ?? '100');
 const benchFreeze = async () => {
-  for (const result of await benchFreezeLatency(clients, freezeTrials)) console.log(formatFreezeLatency(result));
+  for (const result of await benchFreezeLatency(clients, moto.endpoint, freezeTrials)) console.log(formatFreezeLatency(result));
 };
 if (process.argv.includes('freeze')) {
   await benchFreeze();

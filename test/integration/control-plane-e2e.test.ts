@@ -11,7 +11,7 @@ import { DynamoControlStore } from '../../src/adapters/dynamodb/control-store.js
 import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from '../../src/app/engine-process.js';
 import { ControlSettingsSchema, controlSettingsOf } from '../../src/control/settings.js';
 import { DEFAULT_KEYS, type Simulator, startSimulator } from '../../sim/simulator.js';
-import { useProvisionedStage } from '../support/aws.js';
+import { motoEndpoint, useProvisionedStage } from '../support/aws.js';
 import { eventually, storeTraderKey, testConfig } from '../support/engine.js';
 import { TRADER } from '../support/sim.js';
 
@@ -47,6 +47,7 @@ beforeAll(async () => {
     scheduleIntervalMs: 60_000,
     logLevel: 'ERROR',
     logger: { debug: () => undefined, info: () => undefined, warn: (message) => logs.push(message), error: (message) => logs.push(message) },
+    rotation: { motoEndpoint: motoEndpoint(), port: 0, revokeIntervalMs: 60_000 },
   });
   engine = await startEngineProcess({
     config,

@@ -34,6 +34,19 @@ describe('moto deviations from AWS (see docs/TESTING.md)', () => {
     expect(implicit.SecretString).toBe('v1');
   });
 
+  it('leaves AWSCURRENT on two versions when a value is put as current after a stage move', async () => {
+    const SecretId = aws.stage.names.secrets.keyAdmin;
+    const first = await aws.clients.secrets.send(new PutSecretValueCommand({ SecretId, SecretString: 'v1' }));
+    const second = await aws.clients.secrets.send(new PutSecretValueCommand({ SecretId, SecretString: 'v2', VersionStages: ['AWSPENDING'] }));
+    await aws.clients.secrets.send(
+      new UpdateSecretVersionStageCommand({ SecretId, VersionStage: 'AWSCURRENT', MoveToVersionId: second.VersionId, RemoveFromVersionId: first.VersionId }),
+    );
+    // AWS moves AWSCURRENT from v2 to v3; moto moves it from v1 (its stale default) and v2 keeps it too.
+    await aws.clients.secrets.send(new PutSecretValueCommand({ SecretId, SecretString: 'v3' }));
+    const current = await aws.clients.secrets.send(new GetSecretValueCommand({ SecretId, VersionStage: 'AWSCURRENT' }));
+    expect(current.SecretString).toBe('v2');
+  });
+
   it('still delivers events through a disabled rule, synchronously, without the "account" field', async () => {
     const queueArn = (await aws.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: aws.stage.queueUrls.riskFills, AttributeNames: ['QueueArn'] })))
       .Attributes?.QueueArn;

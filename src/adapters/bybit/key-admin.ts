@@ -1,11 +1,14 @@
 /**
  * Bybit API-key management, as the key rotation needs it (sim/reference/bybit-v5-rest.md §6):
  *   - describe the calling key: GET /v5/user/query-api (any key; the secret is never returned);
+ *   - list a sub-account's keys, e.g. to find one by its note: GET /v5/user/sub-apikeys (the master key
+ *     only; expired keys included, secrets masked), paged by cursor until the last page;
  *   - create a key for a sub-account: POST /v5/user/create-sub-api (the master key only; the new key's
  *     secret is in this one answer and can never be read again);
  *   - delete a sub-account's key: POST /v5/user/delete-sub-api with `apikey` (the master key; the key is
  *     invalid at once).
- * Answers are validated with zod; failures carry Bybit's retCode and retMsg, never a key or a secret.
+ * Answers are validated with zod (bybit-api's declared types are not trusted: its sub-apikeys item type is
+ * query-api's); failures carry Bybit's retCode and retMsg, never a key or a secret.
  */
 import { RestClientV5 } from 'bybit-api';
 import * as z from 'zod';
@@ -36,6 +39,31 @@ const DescribedKey = z.looseObject({
   expiredAt: z.string(),
 });
 
+/** sub-apikeys `status`: 1 permanent (bound to IPs), 2 expired, 3 valid, 4 fewer than 7 days left. */
+const LISTED_STATUS = { 1: 'permanent', 2: 'expired', 3: 'valid', 4: 'expiring' } as const;
+
+/** An item of sub-apikeys; unlike query-api's, `readOnly` is a boolean and `secret` is always "******". */
+const ListedKey = z.looseObject({
+  id: z.string().min(1),
+  apiKey: z.string().min(1),
+  note: z.string(),
+  readOnly: z.boolean(),
+  ips: z.array(z.string()),
+  status: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
+  deadlineDay: z.number().int(),
+  expiredAt: z.string(),
+  createdAt: z.string(),
+});
+
+/** sub-apikeys' `result`: the page's keys in a nested `result`, and the next page's cursor ("" on the last). */
+const KeyPage = z.looseObject({
+  result: z.array(ListedKey),
+  nextPageCursor: z.string(),
+});
+
+/** Keys per sub-apikeys page: Bybit's maximum. */
+const PAGE_SIZE = 20;
+
 const CreatedKey = z.looseObject({
   id: z.string().min(1),
   apiKey: z.string().min(1),
@@ -57,6 +85,21 @@ export interface KeyDescription {
   readonly parentUid: number | undefined;
   /** When a key bound to no IP stops working; undefined for a bound key. */
   readonly expiresAt: string | undefined;
+}
+
+/** A key of a sub-account as the master lists it; its secret is never given. */
+export interface SubAccountKey {
+  readonly id: string;
+  readonly apiKey: string;
+  readonly note: string;
+  readonly readOnly: boolean;
+  /** Bound IPs; `['*']` is bound to none. */
+  readonly ips: readonly string[];
+  /** `expired` keys are still listed until deleted; `expiring` has fewer than 7 days left. */
+  readonly status: 'permanent' | 'expired' | 'valid' | 'expiring';
+  /** When a key bound to no IP stops (or stopped) working; undefined for a bound key. */
+  readonly expiresAt: string | undefined;
+  readonly createdAt: string;
 }
 
 export interface NewKeyRequest {
@@ -124,6 +167,38 @@ export class BybitKeyAdmin {
       parentUid: result.isMaster || !Number.isInteger(parent) || parent <= 0 ? undefined : parent,
       expiresAt: result.deadlineDay >= 0 ? result.expiredAt : undefined,
     };
+  }
+
+  /**
+   * Every key of a sub-account, expired ones included, with the master key: page after page (cursor) until
+   * the last. A venue that hands back a cursor it gave before is refused rather than paged forever.
+   */
+  async listSubAccountKeys(master: KeyCredentials, subUid: number): Promise<SubAccountKey[]> {
+    const client = this.client(master);
+    const listed: SubAccountKey[] = [];
+    const cursors = new Set<string>();
+    let cursor: string | undefined;
+    for (;;) {
+      // No cursor on the first page: bybit-api would send an undefined one as the text "undefined".
+      const params = { subMemberId: String(subUid), limit: PAGE_SIZE, ...(cursor !== undefined && { cursor }) };
+      const page = parse('sub-apikeys', KeyPage, await call('sub-apikeys', () => client.getSubAccountAllApiKeys(params)));
+      for (const key of page.result) {
+        listed.push({
+          id: key.id,
+          apiKey: key.apiKey,
+          note: key.note,
+          readOnly: key.readOnly,
+          ips: key.ips,
+          status: LISTED_STATUS[key.status],
+          expiresAt: key.deadlineDay >= 0 ? key.expiredAt : undefined,
+          createdAt: key.createdAt,
+        });
+      }
+      if (page.nextPageCursor === '') return listed;
+      if (cursors.has(page.nextPageCursor)) throw new KeyAdminError(`sub-apikeys returned a page cursor it had returned before, after ${listed.length} keys; paging stopped`, undefined);
+      cursors.add(page.nextPageCursor);
+      cursor = page.nextPageCursor;
+    }
   }
 
   /** Creates a key for a sub-account, with the master key. */

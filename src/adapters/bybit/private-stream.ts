@@ -8,6 +8,10 @@
  * by page, then the open and recently closed orders from /v5/order/realtime, then the wallet from
  * /v5/account/wallet-balance (the wallet topic sends no snapshot on subscribe, §5.6). Until the backfill
  * is done the listener is told the stream is unsynced, and the engine does not trust its positions.
+ *
+ * A new trading key moves the stream to a new client make-before-break (replaceClient): the new socket is
+ * authenticated and subscribed while the old one still delivers, then the old one is closed. Both deliver
+ * meanwhile; the consumer applies each execId once, and an order report it already has changes nothing.
  */
 import type { RestClientV5, WebsocketClient } from 'bybit-api';
 import { type BybitExecution, BybitMessageError, type BybitOrder, type BybitPosition, type BybitWallet, parseExecution, parseOrder, parsePosition, parseWallet } from './messages.js';
@@ -39,14 +43,25 @@ export interface PrivateStreamOptions {
   readonly overlapMs?: number;
 }
 
+/** dcp.future makes Bybit's disconnect-cancel count this connection (docs/v5/websocket/private/dcp.mdx). */
+const TOPICS = ['order', 'execution', 'position', 'wallet', 'dcp.future'];
+
+export class PrivateStreamError extends Error {
+  override readonly name = 'PrivateStreamError';
+}
+
 export class PrivateStream {
   /** Per symbol: the newest execTime delivered, and the end of the last backfill that completed. */
   private readonly newestExecTime = new Map<string, number>();
   private readonly backfilledUntil = new Map<string, number>();
   private backfilling: Promise<void> | undefined;
   private resumeFrom: ReadonlyMap<string, number> = new Map();
+  /** The connection in use: the options' one until a new key replaces it. */
+  private client: WebsocketClient;
 
-  constructor(private readonly options: PrivateStreamOptions) {}
+  constructor(private readonly options: PrivateStreamOptions) {
+    this.client = options.client;
+  }
 
   /** Where the first backfill of each symbol starts, as the stored state says (a restart); else initialLookbackMs back. */
   resumeAt(points: ReadonlyMap<string, number>): void {
@@ -54,7 +69,42 @@ export class PrivateStream {
   }
 
   async start(): Promise<void> {
-    const { client, listener } = this.options;
+    this.listen(this.client);
+    void this.client.subscribeV5(TOPICS, 'linear');
+    await this.backfill();
+  }
+
+  /**
+   * Moves the stream to `next` (a client with a new key), make-before-break: resolves once the new socket
+   * is authenticated and subscribed, dcp.future included (so disconnect-cancel never finds us gone), and
+   * the old client is closed. When the new socket is refused or not subscribed within `timeoutMs`, it is
+   * closed, the old one stays in use, and this throws. No backfill here: the caller runs a quiet
+   * backfill() once REST uses the new key too, to cover anything the old socket did not deliver (a revoked
+   * key's socket goes silent).
+   */
+  async replaceClient(next: WebsocketClient, timeoutMs: number): Promise<void> {
+    this.listen(next);
+    try {
+      await subscribed(next, timeoutMs);
+    } catch (error) {
+      next.removeAllListeners();
+      next.closeAll(true);
+      throw error;
+    }
+    const previous = this.client;
+    this.client = next;
+    // Its listeners go first: a late message of the old socket is not delivered after the switch.
+    previous.removeAllListeners();
+    previous.closeAll(true);
+  }
+
+  /** Closes the connection in use (at stop). */
+  close(): void {
+    this.client.closeAll(true);
+  }
+
+  private listen(client: WebsocketClient): void {
+    const { listener } = this.options;
     client.on('update', (message: unknown) => {
       this.onMessage(message);
     });
@@ -65,8 +115,6 @@ export class PrivateStream {
         listener.onUnsynced(`backfill failed: ${error instanceof Error ? error.message : 'unknown error'}`);
       });
     });
-    void client.subscribeV5(['order', 'execution', 'position', 'wallet', 'dcp.future'], 'linear');
-    await this.backfill();
   }
 
   private onMessage(message: unknown): void {
@@ -93,8 +141,12 @@ export class PrivateStream {
     }
   }
 
-  /** Runs one backfill at a time; a reconnect during a backfill waits for it, then backfills again. */
-  backfill(): Promise<void> {
+  /**
+   * Runs one backfill at a time; a reconnect during a backfill waits for it, then backfills again. A
+   * `quiet` one does not tell onSynced: the stream was never unsynced (a key swap's overlap), and the
+   * consumer has nothing to redo (the engine would reconcile, and hold back quotes while it does).
+   */
+  backfill(quiet = false): Promise<void> {
     const run = async (): Promise<void> => {
       let delivered = 0;
       const now = this.options.clock();
@@ -104,7 +156,7 @@ export class PrivateStream {
         await this.backfillOrders(symbol);
       }
       await this.backfillWallet();
-      this.options.listener.onSynced(delivered);
+      if (!quiet) this.options.listener.onSynced(delivered);
     };
     const previous = this.backfilling ?? Promise.resolve();
     const next = previous.then(run, run);
@@ -188,4 +240,38 @@ export class PrivateStream {
       cursor = response.result.nextPageCursor || undefined;
     } while (cursor);
   }
+}
+
+/**
+ * Subscribes the stream's topics on `client` and resolves on the venue's subscribe acknowledgement, which
+ * comes only after a successful auth (bybit-api holds private topics back until then). A refused auth or
+ * subscribe rejects at once (bybit-api would otherwise wait for ever: it never settles a failed auth).
+ */
+function subscribed(client: WebsocketClient, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const finish = (error?: Error): void => {
+      clearTimeout(timer);
+      client.off('response', onResponse);
+      client.off('exception', onException);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onResponse = (event: unknown): void => {
+      if (isAck(event, 'subscribe') && event.success === true) finish();
+    };
+    const onException = (event: unknown): void => {
+      // Only the venue's refusal text: no frame of ours, which would carry the key.
+      if (isAck(event, 'auth') || isAck(event, 'subscribe')) finish(new PrivateStreamError(`the private socket refused ${event.op}: ${typeof event.ret_msg === 'string' ? event.ret_msg.slice(0, 200) : 'no reason given'}`));
+    };
+    const timer = setTimeout(() => {
+      finish(new PrivateStreamError(`the private socket was not authenticated and subscribed within ${timeoutMs} ms`));
+    }, timeoutMs);
+    client.on('response', onResponse);
+    client.on('exception', onException);
+    void client.subscribeV5(TOPICS, 'linear');
+  });
+}
+
+function isAck(event: unknown, op: string): event is { op: string; success?: unknown; ret_msg?: unknown } {
+  return typeof event === 'object' && event !== null && (event as { op?: unknown }).op === op;
 }

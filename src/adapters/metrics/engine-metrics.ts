@@ -7,7 +7,8 @@
  *   dimensions                 metrics
  *   shard                      QuotesSent, AmendsSent, CancelsSent, FillsPerInterval, StateWritesPending,
  *                              StateWritesLagMs, StateWriteRetries, RouterRetries, UnknownOrders,
- *                              BreakerOpen, Frozen, TickToOrderP50/P99/Max (µs), VenueRequestP50/P99/Max (ms)
+ *                              BreakerOpen, Frozen, TickToOrderP50/P99/Max (µs), VenueRequestP50/P99/Max (ms),
+ *                              CredentialsSwapped, CredentialsSwapFailed (trading-key swaps, src/app/key-swap.ts)
  *   shard, symbol              Position, NetPnl, RealisedPnl, RebatesEarned, FeesPaid, Fills, MakerShare,
  *                              Quoting, OpenOrders
  *   shard, reason              RiskRefusals (by risk reason), VenueRejections (by retCode)
@@ -82,7 +83,7 @@ export class EngineMetrics {
   }
 
   /** Adds this interval's figures and writes them, one EMF line per dimension set. */
-  flush(status: EngineStatus, stateWrites: WriteBehindStatus | undefined, router: RouterFigures, tickToOrderMicros: readonly number[]): void {
+  flush(status: EngineStatus, stateWrites: WriteBehindStatus | undefined, router: RouterFigures, tickToOrderMicros: readonly number[], keySwaps: { readonly swapped: number; readonly failed: number } = { swapped: 0, failed: 0 }): void {
     const before = this.previous;
     const shard = {};
     const delta = (now: number, then: number | undefined) => now - (then ?? 0);
@@ -95,6 +96,9 @@ export class EngineMetrics {
     this.add(shard, 'UnknownOrders', MetricUnit.Count, status.unknownOrders);
     this.add(shard, 'BreakerOpen', MetricUnit.Count, status.breaker === 'open' ? 1 : 0);
     this.add(shard, 'Frozen', MetricUnit.Count, status.frozen ? 1 : 0);
+    // Counted since the last flush by the swapper itself.
+    this.add(shard, 'CredentialsSwapped', MetricUnit.Count, keySwaps.swapped);
+    this.add(shard, 'CredentialsSwapFailed', MetricUnit.Count, keySwaps.failed);
     if (stateWrites) {
       this.add(shard, 'StateWritesPending', MetricUnit.Count, stateWrites.pendingOrders + stateWrites.pendingFills + stateWrites.pendingEvents);
       this.add(shard, 'StateWritesLagMs', MetricUnit.Milliseconds, stateWrites.oldestPendingMs);

@@ -27,11 +27,11 @@ describe('EngineMetrics', () => {
     await h.quoting();
     const samples = new LatencySamples();
     for (let value = 1; value <= 100; value++) samples.add(value);
-    metrics.flush(h.engine.status(), undefined, { retries: 2, requestMs: [5, 1, 9] }, samples.drain());
+    metrics.flush(h.engine.status(), undefined, { retries: 2, requestMs: [5, 1, 9] }, samples.drain(), { swapped: 1, failed: 2 });
     const first = take();
     const shard = byDimensions(first, ['service', 'stage', 'shard']);
     expect(shard?._aws.CloudWatchMetrics[0]?.Namespace).toBe(METRICS_NAMESPACE);
-    expect(shard).toMatchObject({ shard: 't1', stage: 'dev', QuotesSent: 4, RouterRetries: 2, TickToOrderP50: 51, TickToOrderP99: 100, TickToOrderMax: 100, VenueRequestP50: 5, VenueRequestMax: 9, Frozen: 0, BreakerOpen: 0, Heartbeat: 1, VenueRejectionsTotal: 0 });
+    expect(shard).toMatchObject({ shard: 't1', stage: 'dev', QuotesSent: 4, RouterRetries: 2, TickToOrderP50: 51, TickToOrderP99: 100, TickToOrderMax: 100, VenueRequestP50: 5, VenueRequestMax: 9, Frozen: 0, BreakerOpen: 0, Heartbeat: 1, VenueRejectionsTotal: 0, CredentialsSwapped: 1, CredentialsSwapFailed: 2 });
     expect(shard?._aws.CloudWatchMetrics[0]?.Metrics).toContainEqual({ Name: 'TickToOrderP99', Unit: 'Microseconds' });
     expect(byDimensions(first, ['service', 'stage', 'shard', 'symbol'])).toMatchObject({ symbol: SYMBOL, Quoting: 1, OpenOrders: 4, Position: 0, Fills: 0 });
 
@@ -39,7 +39,7 @@ describe('EngineMetrics', () => {
     h.engine.freeze('manual', 'test');
     metrics.flush(h.engine.status(), undefined, { retries: 0, requestMs: [] }, samples.drain());
     const second = byDimensions(take(), ['service', 'stage', 'shard']);
-    expect(second).toMatchObject({ QuotesSent: 0, Frozen: 1 });
+    expect(second).toMatchObject({ QuotesSent: 0, Frozen: 1, CredentialsSwapped: 0, CredentialsSwapFailed: 0 });
     expect(second).not.toHaveProperty('TickToOrderP50');
   });
 

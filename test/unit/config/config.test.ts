@@ -35,7 +35,7 @@ describe('defaults', () => {
       wsTradeUrl: 'wss://stream.bybit.com/v5/trade',
       recvWindowMs: 5000,
       credentialsSecretId: 'mmrb/local/trading-key',
-      credentialsCacheTtlMs: 300_000,
+      credentialsCacheTtlMs: 60_000,
       dcpWindowSeconds: 10,
       ipRequestBudgetPer5s: 600,
       tasksSharingIp: 1,

@@ -83,6 +83,13 @@ describe('parseEventDetail', () => {
     expect(bad).toMatchObject({ ok: false, errors: [expect.stringMatching(/^symbols\.0\.position: /)] });
   });
 
+  it('takes the heartbeat\'s keyId as optional: 1 to 64 characters when given', () => {
+    const withKey = { ...heartbeat, keyId: '104712' };
+    expect(parseEventDetail('EngineHeartbeat', withKey)).toEqual({ ok: true, event: { detailType: 'EngineHeartbeat', detail: withKey } });
+    expect(parseEventDetail('EngineHeartbeat', { ...heartbeat, keyId: '' })).toMatchObject({ ok: false, errors: [expect.stringMatching(/^keyId: /)] });
+    expect(parseEventDetail('EngineHeartbeat', { ...heartbeat, keyId: 'k'.repeat(65) })).toMatchObject({ ok: false, errors: [expect.stringMatching(/^keyId: /)] });
+  });
+
   it('names every bad field', () => {
     const result = parseEventDetail('Fill', { ...fill, price: '65,000.1', qty: 0.01, side: 'buy', extra: true });
     expect(result.ok).toBe(false);

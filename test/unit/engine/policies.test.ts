@@ -7,8 +7,9 @@ import { backoffDelayMs, classifyRetCode, shouldRetry } from '../../../src/engin
 describe('retry policy', () => {
   it('retries only "not now" errors, refreshes credentials on auth errors, and stops on the rest', () => {
     for (const code of [10000, 10006, 10016, 10019, 10429, 20003, 110079]) expect(classifyRetCode(code)).toBe('retryable');
-    for (const code of [10003, 10004, 33004]) expect(classifyRetCode(code)).toBe('auth');
-    for (const code of [10001, 110001, 110017, 110072, 110094, 10005]) expect(classifyRetCode(code)).toBe('final');
+    // 10005 too: a revoked key's order-entry socket answers it, so a fresh key is looked for first.
+    for (const code of [10003, 10004, 10005, 33004]) expect(classifyRetCode(code)).toBe('auth');
+    for (const code of [10001, 110001, 110017, 110072, 110094]) expect(classifyRetCode(code)).toBe('final');
   });
 
   it('backs off with full jitter under an exponential ceiling', () => {

@@ -30,6 +30,8 @@ const USES: Readonly<Record<keyof typeof TABLE_ACCESS, readonly { adapter: strin
   riskEvaluator: [{ adapter: 'exposure-store' }, { adapter: 'heartbeat-store' }, { adapter: 'control-store', only: ['GetItemCommand', 'TransactWriteItemsCommand'] }],
   // GET /status reads positions and open orders through the state store: queries only.
   freezeApi: [{ adapter: 'control-store' }, { adapter: 'heartbeat-store' }, { adapter: 'state-store', only: ['QueryCommand'] }],
+  // Which key each engine uses: heartbeats read only (the rotation writes no item).
+  secretRotation: [{ adapter: 'heartbeat-store', only: ['BatchGetItemCommand'] }],
 };
 
 describe('table access', () => {

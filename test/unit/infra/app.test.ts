@@ -209,7 +209,7 @@ describe('execution service', () => {
 describe('Lambdas', () => {
   const t = () => template('prod/Service');
 
-  it.each(['mmrb-prod-risk-evaluator', 'mmrb-prod-freeze-api'])('%s: Node 22 on arm64, Powertools by environment, settings the schema accepts, its own log group', (name) => {
+  it.each(['mmrb-prod-risk-evaluator', 'mmrb-prod-freeze-api', 'mmrb-prod-secret-rotation'])('%s: Node 22 on arm64, Powertools by environment, settings the schema accepts, its own log group', (name) => {
     const [[, fn] = ['', { Properties: {} }]] = resources(t(), 'AWS::Lambda::Function').filter(([, resource]) => resource.Properties.FunctionName === name);
     expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
     const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
@@ -226,11 +226,72 @@ describe('Lambdas', () => {
     t().hasResourceProperties('AWS::Events::Rule', { Name: 'mmrb-prod-fills-to-risk', EventPattern: { source: RULES.fillsToRisk.pattern.source, 'detail-type': RULES.fillsToRisk.pattern['detail-type'] } });
   });
 
-  it('no Lambda role has a managed policy or a wildcard resource', () => {
-    for (const [, role] of resources(t(), 'AWS::IAM::Role').filter(([, resource]) => JSON.stringify(resource.Properties).includes('lambda.amazonaws.com'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-    for (const [id, policy] of resources(t(), 'AWS::IAM::Policy').filter(([id]) => id.startsWith('RiskEvaluator') || id.startsWith('FreezeApi'))) {
+  it('every Lambda runs in the engines\' private subnets (Bybit sees the egress IPs its keys are bound to), HTTPS out only', () => {
+    const subnets = resources(template('prod/Network'), 'AWS::EC2::Subnet').filter(([id]) => id.includes('engine')).length;
+    expect(subnets).toBeGreaterThan(0);
+    for (const [, fn] of resources(t(), 'AWS::Lambda::Function')) {
+      const vpc = fn.Properties.VpcConfig as { SubnetIds: unknown[]; SecurityGroupIds: unknown[] } | undefined;
+      expect(JSON.stringify(vpc?.SubnetIds)).toMatch(/engineSubnet/);
+      expect(vpc?.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^ControlPlaneSecurityGroup/), 'GroupId'] }]);
+    }
+    t().hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('Control-plane Lambdas'),
+      SecurityGroupEgress: [Match.objectLike({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0' })],
+    });
+  });
+
+  it('no Lambda role has a managed policy but the VPC network-interface one, nor a wildcard resource', () => {
+    const roles = resources(t(), 'AWS::IAM::Role').filter(([, resource]) => JSON.stringify(resource.Properties).includes('lambda.amazonaws.com'));
+    expect(roles).toHaveLength(3);
+    for (const [, role] of roles) expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toBe(JSON.stringify([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] }]));
+    for (const [id, policy] of resources(t(), 'AWS::IAM::Policy').filter(([id]) => id.startsWith('RiskEvaluator') || id.startsWith('FreezeApi') || id.startsWith('KeyRotation'))) {
       expect({ id, wildcard: JSON.stringify(policy.Properties).includes('"Resource":"*"') }).toEqual({ id, wildcard: false });
     }
+  });
+});
+
+describe('key rotation', () => {
+  const t = () => template('prod/Service');
+  const statements = () => {
+    const [[, policy] = ['', { Properties: {} }]] = resources(t(), 'AWS::IAM::Policy').filter(([id]) => id.startsWith('KeyRotation'));
+    return (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement.map((statement) => ({ actions: [statement.Action].flat().sort(), resource: JSON.stringify(statement.Resource) }));
+  };
+
+  it('rotates the trading key every 90 days with the rotation Lambda, testing only when a deploy changes the schedule', () => {
+    t().hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: 'mmrb/prod/trading-key',
+      RotationLambdaARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^KeyRotationFunction'), 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(90 days)' },
+      RotateImmediatelyOnUpdate: false,
+    });
+    // The schedule is created after the permission Secrets Manager invokes the function with.
+    const [[, schedule] = ['', {}]] = Object.entries(t().findResources('AWS::SecretsManager::RotationSchedule')) as [string, { DependsOn?: string[] }][];
+    expect(schedule.DependsOn?.some((id) => id.startsWith('KeyRotationFunctionInvokedBySecretsManager'))).toBe(true);
+  });
+
+  it('lets Secrets Manager invoke it for this account\'s trading key only, and runs it every 5 minutes to revoke superseded keys', () => {
+    t().hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 'secretsmanager.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: { 'Fn::Join': ['', [Match.anyValue(), { Ref: 'AWS::AccountId' }, ':secret:mmrb/prod/trading-key-*']] },
+    });
+    t().hasResourceProperties('AWS::Events::Rule', { Name: 'mmrb-prod-revoke-superseded-keys', ScheduleExpression: 'rate(5 minutes)' });
+  });
+
+  it('may rotate the trading key and read the key-admin key, and nothing else of Secrets Manager (no GetRandomPassword)', () => {
+    const secretActions = statements().filter((statement) => statement.actions.some((action) => action.startsWith('secretsmanager:')));
+    expect(secretActions).toEqual([
+      { actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], resource: expect.stringContaining(':secret:mmrb/prod/trading-key-??????') },
+      { actions: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'], resource: expect.stringContaining(':secret:mmrb/prod/trading-key-??????') },
+      { actions: ['secretsmanager:GetSecretValue'], resource: expect.stringContaining(':secret:mmrb/prod/key-admin-??????') },
+    ]);
+    // Heartbeats (which key each engine uses) from the control table; no events.
+    expect(statements().filter((statement) => statement.actions.some((action) => action.startsWith('dynamodb:')))).toEqual([{ actions: ['dynamodb:BatchGetItem'], resource: expect.stringContaining(':table/mmrb-prod-control') }]);
+    expect(statements().some((statement) => statement.actions.includes('events:PutEvents'))).toBe(false);
+  });
+
+  it('alarms when a replaced key is still live an hour later (an engine that does not switch)', () => {
+    t().hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'mmrb-prod-OldTradingKeyStillLive', MetricName: 'KeysAwaitingRevocation', EvaluationPeriods: 60, Threshold: 1 });
   });
 });
 
@@ -267,6 +328,9 @@ describe('observability', () => {
         'LambdaThrottles-riskEvaluator',
         'LambdaErrors-freezeApi',
         'LambdaThrottles-freezeApi',
+        'LambdaErrors-secretRotation',
+        'LambdaThrottles-secretRotation',
+        'OldTradingKeyStillLive',
         'DeadLettersWaiting-risk-fills',
         'DeadLettersWaiting-engine-control',
         'DeadLettersWaiting-undelivered-events',
