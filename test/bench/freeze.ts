@@ -22,7 +22,7 @@ import { controlSettingsOf } from '../../src/control/settings.js';
 import { EVENT_SOURCES, type FillEventV1 } from '../../src/core/events.js';
 import { type AwsClients, provisionRouting, provisionStage } from '../../src/local/provision.js';
 
-export interface FreezeLatency {
+export interface TrialLatency {
   readonly name: string;
   readonly samplesMs: readonly number[];
   readonly failures: number;
@@ -39,7 +39,7 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
-export function formatFreezeLatency(result: FreezeLatency): string {
+export function formatTrialLatency(result: TrialLatency): string {
   const sorted = [...result.samplesMs].sort((a, b) => a - b);
   const ms = (value: number) => `${value.toFixed(1)} ms`;
   return `${result.name.padEnd(58)} p50 ${ms(percentile(sorted, 50))}, p99 ${ms(percentile(sorted, 99))}, max ${ms(sorted[sorted.length - 1] ?? Number.NaN)} (${sorted.length} trials${result.failures > 0 ? `, ${result.failures} timed out` : ''})`;
@@ -59,7 +59,7 @@ async function when(condition: () => boolean, timeoutMs: number): Promise<number
   return undefined;
 }
 
-export async function benchFreezeLatency(clients: AwsClients, motoEndpoint: string, trials: number): Promise<FreezeLatency[]> {
+export async function benchFreezeLatency(clients: AwsClients, motoEndpoint: string, trials: number): Promise<TrialLatency[]> {
   if (!TRADER) throw new Error('the simulator has no trader key');
   const stage = await provisionStage(clients, `fz${Date.now().toString(36)}`);
   await provisionRouting(clients, stage, [SHARD]);
@@ -115,7 +115,7 @@ export async function benchFreezeLatency(clients: AwsClients, motoEndpoint: stri
     return { schemaVersion: 1, eventId: `fill:${execId}`, shard: SHARD, symbol: 'BTCUSDT', execId, orderId: `o-${execId}`, orderLinkId: '', side, price: '65000', qty, fee: '0', feeRate: '0', isMaker: true, execTime: Date.now() };
   };
 
-  const results: FreezeLatency[] = [];
+  const results: TrialLatency[] = [];
   try {
     const apiSamples: number[] = [];
     let apiFailures = 0;

@@ -11,7 +11,8 @@ import { createAwsClients, destroyAwsClients, provisionStage } from '../../src/l
 import { benchCore } from './core.js';
 import { benchDecision, formatLatency } from './engine.js';
 import { benchMachineFloor } from './floor.js';
-import { benchFreezeLatency, formatFreezeLatency } from './freeze.js';
+import { benchFreezeLatency, formatTrialLatency } from './freeze.js';
+import { benchRotation } from './rotation.js';
 import { type SoakResult, benchEngineCapacity, benchEngineLoop } from './loop.js';
 import { formatResult, machineLine } from './measure.js';
 import { benchMatching, benchReplay, benchRest } from './sim.js';
@@ -40,10 +41,23 @@ const clients = createAwsClients({ endpoint: moto.endpoint, region: 'ap-southeas
 // this process's), or alone with `npm run bench -- freeze`.
 const freezeTrials = Number(process.env.MMRB_BENCH_FREEZE_TRIALS ?? '100');
 const benchFreeze = async () => {
-  for (const result of await benchFreezeLatency(clients, moto.endpoint, freezeTrials)) console.log(formatFreezeLatency(result));
+  for (const result of await benchFreezeLatency(clients, moto.endpoint, freezeTrials)) console.log(formatTrialLatency(result));
 };
 if (process.argv.includes('freeze')) {
   await benchFreeze();
+  destroyAwsClients(clients);
+  await moto.stop();
+  process.exit(0);
+}
+// The trading key's rotation with the engine trading: after the freeze latency, or alone with `npm run bench -- rotation`.
+const rotationTrials = Number(process.env.MMRB_BENCH_ROTATION_TRIALS ?? '10');
+const benchKeyRotation = async () => {
+  const result = await benchRotation(clients, moto.endpoint, rotationTrials);
+  for (const latency of result.latencies) console.log(formatTrialLatency(latency));
+  console.log(`${'key rotation: requests refused for their key / quoting gaps'.padEnd(58)} ${`${result.keyRefusals.toString()} / ${result.quotingGaps.toString()}`.padStart(12)}  (status sampled every 10 ms)`);
+};
+if (process.argv.includes('rotation')) {
+  await benchKeyRotation();
   destroyAwsClients(clients);
   await moto.stop();
   process.exit(0);
@@ -76,6 +90,7 @@ if (soakLine) {
   console.log(`${'engine soak: resident memory first / last / max'.padEnd(58)} ${`${(rss[0] ?? 0).toFixed(0)} / ${(rss[rss.length - 1] ?? 0).toFixed(0)} / ${Math.max(...rss).toFixed(0)}`.padStart(12)} MB  (second-half slope ${soak.slopeSecondHalfMbPerMin.toFixed(2)} MB/min)`);
 } else console.log(`engine soak: failed\n${soakRun.stderr.slice(-2_000)}`);
 await benchFreeze();
+await benchKeyRotation();
 destroyAwsClients(clients);
 await moto.stop();
 // The same loop with the engine's event loop kept turning (engine.busyPoll): the latency tail without wake-ups.

@@ -18,7 +18,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPTIONAL_REQUIRES, type BundleReport, bundleAll, engineOutfile, lambdaIds, lambdaOutfile } from '../../bin/bundle.js';
-import { LAMBDA_ENTRIES } from '../../lib/lambda-bundling.js';
+import { LAMBDA_ENTRIES, type LambdaId } from '../../lib/lambda-bundling.js';
 import { formatConfig, loadConfig } from '../../src/config/config.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { useProvisionedStage } from '../support/aws.js';
@@ -161,6 +161,14 @@ async function runtimeImports(file: string): Promise<{ imports: string[]; requir
   return { imports, requires };
 }
 
+/** The dependencies each function's bundle carries. */
+const COMMON = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-secrets-manager', '@middy/core', '@aws-lambda-powertools/logger', '@aws-lambda-powertools/metrics'];
+const BUNDLED: Readonly<Record<LambdaId, readonly string[]>> = {
+  riskEvaluator: [...COMMON, '@aws-sdk/client-eventbridge'],
+  freezeApi: [...COMMON, '@aws-sdk/client-eventbridge'],
+  secretRotation: COMMON,
+};
+
 describe('the Lambda bundles', () => {
   it.each(lambdaIds())('%s: one .mjs with its map, importing only node: builtins, the AWS SDK inside', async (id) => {
     const outfile = lambdaOutfile(id, dir);
@@ -172,8 +180,12 @@ describe('the Lambda bundles', () => {
     // The SDK clients, middy and Powertools are in the bundle (their sources are in its map, without their text).
     const map = JSON.parse(readFileSync(`${outfile}.map`, 'utf8')) as { sources: string[]; sourcesContent?: unknown };
     expect(map.sourcesContent).toBeUndefined();
-    for (const dependency of ['@aws-sdk/client-dynamodb', '@aws-sdk/client-eventbridge', '@aws-sdk/client-secrets-manager', '@middy/core', '@aws-lambda-powertools/logger', '@aws-lambda-powertools/metrics']) {
+    for (const dependency of BUNDLED[id]) {
       expect({ dependency, bundled: map.sources.some((source) => source.includes(`node_modules/${dependency}/`)) }).toEqual({ dependency, bundled: true });
+    }
+    // What a function does not use stays out (the rotation publishes no events; none needs Lambda or IAM clients).
+    for (const dependency of ['@aws-sdk/client-eventbridge', '@aws-sdk/client-lambda', '@aws-sdk/client-iam'].filter((name) => !BUNDLED[id].includes(name))) {
+      expect({ dependency, bundled: map.sources.some((source) => source.includes(`node_modules/${dependency}/`)) }).toEqual({ dependency, bundled: false });
     }
     expect(map.sources.filter((source) => source.endsWith(LAMBDA_ENTRIES[id].entry))).toHaveLength(1);
   });

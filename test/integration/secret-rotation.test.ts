@@ -451,6 +451,15 @@ describe('refusals', () => {
     expect(unknownVersion.message).toMatch(/has no staging label|rotation is not enabled/);
   });
 
+  it('a revocation that cannot reach Bybit fails (the Lambda errors alarm), deleting nothing', async () => {
+    const subject = rig();
+    await subject.rotate();
+    subject.keys.faults.list = [new KeyAdminError('sub-apikeys failed: connect ECONNREFUSED', undefined)];
+    const error = await rejectionOf(subject.invoke({ action: 'revokeSuperseded', force: true }), KeyAdminError);
+    expect(error.message).toMatch(/sub-apikeys failed/);
+    expect(await works(original)).toBe(true);
+  });
+
   it('refuses a malformed event or action, naming what is wrong', async () => {
     const subject = rig();
     expect((await rejectionOf(subject.invoke({ Step: 'dropSecret', SecretId: 'x', ClientRequestToken: 'short' }), UnsupportedEventError)).message).toMatch(/Step: .*ClientRequestToken/s);
