@@ -36,8 +36,10 @@ export interface RotationBench {
   readonly latencies: readonly TrialLatency[];
   /** Requests the venue refused for their key, over every trial (must be 0). */
   readonly keyRefusals: number;
-  /** Status samples in which a symbol did not quote, over every trial (must be 0). */
+  /** Status samples in which a symbol could not quote (a blocker) or the private stream was not synced. */
   readonly quotingGaps: number;
+  /** The most frequent blockers seen, with their counts (numbers masked). */
+  readonly gapReasons: readonly (readonly [string, number])[];
 }
 
 export async function benchRotation(clients: AwsClients, motoEndpoint: string, trials: number): Promise<RotationBench> {
@@ -69,6 +71,8 @@ export async function benchRotation(clients: AwsClients, motoEndpoint: string, t
   const settings = controlSettingsOf([config], { rotation: { revokeAfterMs: 0, orphanMinAgeMs: 0 } });
   const functionName = `mmrb-${stage.names.stage}-secret-rotation`;
   const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+  // EMF lines mean something to CloudWatch only.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const { Logger } = await import('@aws-lambda-powertools/logger');
   const { Metrics } = await import('@aws-lambda-powertools/metrics');
   const handler = createSecretRotationHandler({
@@ -85,8 +89,12 @@ export async function benchRotation(clients: AwsClients, motoEndpoint: string, t
   const revocation: number[] = [];
   let failures = 0;
   let gaps = 0;
+  const reasons = new Map<string, number>();
   const sampler = setInterval(() => {
-    if (engine.engine.status().symbols.some((symbol) => !symbol.quoting)) gaps += 1;
+    const status = engine.engine.status();
+    const blockers = status.symbols.flatMap((symbol) => symbol.blockers.map((blocker) => blocker.replace(/[\d.]+/g, 'N')));
+    if (!status.privateStreamSynced || blockers.length > 0) gaps += 1;
+    for (const blocker of blockers) reasons.set(blocker, (reasons.get(blocker) ?? 0) + 1);
   }, 10);
   try {
     while (engine.engine.status().symbols.some((symbol) => !symbol.quoting)) await sleep(50);
@@ -134,5 +142,6 @@ export async function benchRotation(clients: AwsClients, motoEndpoint: string, t
     ],
     keyRefusals: refusals,
     quotingGaps: gaps,
+    gapReasons: [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 5),
   };
 }

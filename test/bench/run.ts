@@ -55,6 +55,7 @@ const benchKeyRotation = async () => {
   const result = await benchRotation(clients, moto.endpoint, rotationTrials);
   for (const latency of result.latencies) console.log(formatTrialLatency(latency));
   console.log(`${'key rotation: requests refused for their key / quoting gaps'.padEnd(58)} ${`${result.keyRefusals.toString()} / ${result.quotingGaps.toString()}`.padStart(12)}  (status sampled every 10 ms)`);
+  for (const [reason, count] of result.gapReasons) console.log(`${'  blocker seen'.padEnd(58)} ${count.toString().padStart(12)}  ${reason}`);
 };
 if (process.argv.includes('rotation')) {
   await benchKeyRotation();
