@@ -10,6 +10,7 @@ import { createFreezeApiHandler } from '../lambdas/freeze-api.js';
 import { createRiskEvaluatorHandler } from '../lambdas/risk-evaluator.js';
 import { createSecretRotationHandler } from '../lambdas/secret-rotation.js';
 import { SecretVersionsStore } from '../src/adapters/secrets/secret-versions.js';
+import type { KeyAdmin } from '../src/control/secret-rotation.js';
 import { ensureRotationFunction, rotateLocally } from '../src/local/rotation-driver.js';
 import { type RotationServer, startRotationServer } from '../src/local/rotation-server.js';
 import { type FreezeApiServer, startFreezeApiServer } from '../src/control/api-server.js';
@@ -42,6 +43,8 @@ export interface LocalControlPlaneOptions {
     readonly port: number;
     /** Interval of the superseded-key revocation, ms (5 minutes in AWS). */
     readonly revokeIntervalMs: number;
+    /** Bybit's key management; by default bybit-api on the settings' venue (tests wrap it to inject faults). */
+    readonly keys?: KeyAdmin;
   };
 }
 
@@ -94,7 +97,13 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     throw error;
   }
   const rotationFunction = `mmrb-${settings.stage}-secret-rotation`;
-  const rotationHandler = createSecretRotationHandler({ settings, clients, logger: lambdaLogger('secret-rotation'), metrics: lambdaMetrics('secret-rotation') });
+  const rotationHandler = createSecretRotationHandler({
+    settings,
+    clients,
+    logger: lambdaLogger('secret-rotation'),
+    metrics: lambdaMetrics('secret-rotation'),
+    ...(options.rotation.keys && { keys: options.rotation.keys }),
+  });
   triggers.push(
     startSchedule({
       intervalMs: options.rotation.revokeIntervalMs,

@@ -14,7 +14,7 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { parseArgs } from 'node:util';
+import { UsageError, commandOrExit, parseOptions } from './cli.js';
 
 export const DEFAULT_FREEZE_API_URL = 'http://127.0.0.1:8787';
 export const FREEZE_API_URL_ENV = 'MMRB_FREEZE_API_URL';
@@ -55,9 +55,7 @@ export interface CliIo {
   readonly credentials?: () => Promise<Credentials>;
 }
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError } from './cli.js';
 
 export interface ApiCall {
   readonly method: 'GET' | 'POST';
@@ -79,26 +77,15 @@ export interface ParsedCommand {
 
 /** The API call an argument list asks for; a UsageError names what is wrong. `undefined`: help was asked for. */
 export function parseCommand(argv: readonly string[], env: CliIo['env']): ParsedCommand | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        reason: { type: 'string' },
-        symbols: { type: 'string' },
-        'pause-minutes': { type: 'string' },
-        version: { type: 'string' },
-        url: { type: 'string' },
-        region: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOptions(argv, {
+    reason: { type: 'string' },
+    symbols: { type: 'string' },
+    'pause-minutes': { type: 'string' },
+    version: { type: 'string' },
+    url: { type: 'string' },
+    region: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help === true || positionals[0] === 'help') return undefined;
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'a command is required: status, freeze or unfreeze' : `one command at a time, got ${positionals.join(' ')}`);
   const command = positionals[0];
@@ -188,18 +175,9 @@ async function defaultCredentials(): Promise<Credentials> {
 
 /** Runs one command; resolves with the exit code. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  let command: ParsedCommand | undefined;
-  try {
-    command = parseCommand(argv, io.env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.stderr(`error: ${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (!command) {
-    io.stdout(`${USAGE}\n`);
-    return 0;
-  }
+  const outcome = commandOrExit(() => parseCommand(argv, io.env), USAGE, io);
+  if ('exitCode' in outcome) return outcome.exitCode;
+  const command = outcome.command;
   const { call, url } = command;
   const target = `${url}${call.path}`;
   const body = call.body === undefined ? undefined : JSON.stringify(call.body);

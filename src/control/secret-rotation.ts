@@ -97,7 +97,12 @@ interface StoredKey {
   readonly apiKey: string;
   readonly apiSecret: string;
   readonly keyId: string;
+  /** Bybit's ids of the keys it replaced that may still exist. */
+  readonly supersededKeyIds: readonly string[];
 }
+
+/** At most this many replaced key ids are carried from version to version (the schema's limit). */
+const MAX_SUPERSEDED = 20;
 
 export interface RevokeReport {
   /** Ids of the keys deleted at Bybit. */
@@ -211,9 +216,9 @@ export class SecretRotation {
     const account = await keys.describe(current);
     const listed = await keys.listSubAccountKeys(admin, account.uid);
     const prefix = notePrefix(this.options.stage);
-    const candidates = listed.filter((key) => !keep.has(key.apiKey) && (key.note.startsWith(prefix) || key.apiKey === previous?.apiKey));
+    const candidates = listed.filter((key) => !keep.has(key.apiKey) && (key.note.startsWith(prefix) || key.apiKey === previous?.apiKey || current.supersededKeyIds.includes(key.id)));
     // A rotation's key only just created may be one a rotation is about to store: left alone for now.
-    const young = candidates.filter((key) => options.force !== true && key.apiKey !== previous?.apiKey && now - Date.parse(key.createdAt) < this.options.orphanMinAgeMs);
+    const young = candidates.filter((key) => options.force !== true && key.apiKey !== previous?.apiKey && !current.supersededKeyIds.includes(key.id) && now - Date.parse(key.createdAt) < this.options.orphanMinAgeMs);
     const superseded = candidates.filter((key) => !young.includes(key));
     const report = { revoked: [] as string[], kept: young.map((key) => key.id), waitingFor: young.map((key) => `key ${key.id} to be ${Math.ceil(this.options.orphanMinAgeMs / 1000).toString()} s old (a rotation may be storing it)`), currentKeyId: current.keyId };
     if (superseded.length === 0) return report;
@@ -282,7 +287,7 @@ export class SecretRotation {
         note: key.note,
         status: key.status,
         createdAt: key.createdAt,
-        role: roleOf.get(key.apiKey) ?? (key.note.startsWith(prefix) ? 'superseded (revoked once every engine uses AWSCURRENT)' : 'not managed by rotation'),
+        role: roleOf.get(key.apiKey) ?? (key.note.startsWith(prefix) || current.supersededKeyIds.includes(key.id) ? 'superseded (revoked once every engine uses AWSCURRENT)' : 'not managed by rotation'),
       }));
     } catch (error) {
       venueProblem = messageOf(error);
@@ -312,15 +317,18 @@ export class SecretRotation {
       logger.info('rotation: the new key was created and stored by an earlier attempt', { token, keyId: stored.keyId });
       return;
     }
+    const listed = await keys.listSubAccountKeys(admin, template.uid);
     // A key created for this token but never stored (the attempt died in between) is unusable: its secret is gone.
-    for (const orphan of (await keys.listSubAccountKeys(admin, template.uid)).filter((key) => key.note === note)) {
+    for (const orphan of listed.filter((key) => key.note === note)) {
       await keys.deleteSubAccountKey(admin, orphan.apiKey);
       logger.warn('rotation: deleted a key an earlier attempt created but never stored', { token, keyId: orphan.id });
     }
+    // The current key, and those it replaced that still exist, are to be revoked once engines use the new one.
+    const supersededKeyIds = [...new Set([template.id, ...current.supersededKeyIds])].filter((id) => listed.some((key) => key.id === id)).slice(0, MAX_SUPERSEDED);
     const created = await keys.createSubAccountKey(admin, { subUid: template.uid, readOnly: template.readOnly, permissions: template.permissions, ips: template.ips, note });
-    logger.info('rotation: new key created', { token, keyId: created.id, subUid: template.uid, ips: template.ips });
+    logger.info('rotation: new key created', { token, keyId: created.id, subUid: template.uid, ips: template.ips, supersededKeyIds });
     try {
-      await secrets.putPending(versions.arn, token, JSON.stringify({ apiKey: created.apiKey, apiSecret: created.apiSecret, keyId: created.id }));
+      await secrets.putPending(versions.arn, token, JSON.stringify({ apiKey: created.apiKey, apiSecret: created.apiSecret, keyId: created.id, supersededKeyIds }));
     } catch (error) {
       // Not stored means never usable: delete it now rather than leave it for the next attempt.
       await keys.deleteSubAccountKey(admin, created.apiKey).then(
@@ -457,7 +465,7 @@ function parseKey(schema: typeof BybitCredentialsSchema, raw: string, what: stri
   const parsed = schema.safeParse(json);
   // Field names only: the value is the secret.
   if (!parsed.success) throw new RotationError(`${what} is not a Bybit key: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(value)'}: ${issue.message}`).join('; ')}`, false);
-  return { apiKey: parsed.data.apiKey, apiSecret: parsed.data.apiSecret, keyId: parsed.data.keyId ?? fingerprint(parsed.data.apiKey) };
+  return { apiKey: parsed.data.apiKey, apiSecret: parsed.data.apiSecret, keyId: parsed.data.keyId ?? fingerprint(parsed.data.apiKey), supersededKeyIds: parsed.data.supersededKeyIds ?? [] };
 }
 
 /** How the new key differs from the one it replaces, in what a rotation must keep. */

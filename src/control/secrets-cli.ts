@@ -15,7 +15,7 @@
  * stack's rotation server (npm start), which plays Secrets Manager's side on the emulator. Never prints a
  * secret: the Lambda answers with key ids only, and put-key echoes only the version id.
  */
-import { parseArgs } from 'node:util';
+import { UsageError, commandOrExit, parseOptions } from './cli.js';
 import { BybitCredentialsSchema } from '../adapters/secrets/bybit-credentials.js';
 
 export const DEFAULT_ROTATION_URL = 'http://127.0.0.1:8788';
@@ -62,9 +62,7 @@ export interface SecretsCliIo {
 
 export type Target = { readonly kind: 'aws'; readonly stage: string; readonly region: string | undefined } | { readonly kind: 'local'; readonly url: string };
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError } from './cli.js';
 
 interface ParsedCommand {
   readonly command: 'status' | 'rotate' | 'revoke' | 'put-key';
@@ -76,18 +74,7 @@ interface ParsedCommand {
 const STAGE = /^[a-z][a-z0-9-]{0,19}$/;
 
 export function parseCommand(argv: readonly string[], env: SecretsCliIo['env']): ParsedCommand | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: { stage: { type: 'string' }, region: { type: 'string' }, local: { type: 'boolean' }, wait: { type: 'string' }, now: { type: 'boolean' }, help: { type: 'boolean' } },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOptions(argv, { stage: { type: 'string' }, region: { type: 'string' }, local: { type: 'boolean' }, wait: { type: 'string' }, now: { type: 'boolean' }, help: { type: 'boolean' } });
   const [command, ...extra] = positionals;
   if (values.help === true || command === 'help') return undefined;
   if (command === undefined) throw new UsageError('a command is required');
@@ -131,18 +118,9 @@ function rotationUnderWay(status: unknown): boolean {
 const show = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
 export async function main(argv: readonly string[], io: SecretsCliIo): Promise<number> {
-  let parsed: ParsedCommand | undefined;
-  try {
-    parsed = parseCommand(argv, io.env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.stderr(`error: ${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (!parsed) {
-    io.stdout(`${USAGE}\n`);
-    return 0;
-  }
+  const outcome = commandOrExit(() => parseCommand(argv, io.env), USAGE, io);
+  if ('exitCode' in outcome) return outcome.exitCode;
+  const parsed = outcome.command;
   const control = io.control(parsed.target);
   const sleep = io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   try {

@@ -24,6 +24,7 @@ import { lots } from '../../src/core/units.js';
 import { useProvisionedStage } from '../support/aws.js';
 import { eventually, testConfig } from '../support/engine.js';
 import { MASTER, READ_ONLY, TRADER } from '../support/sim.js';
+import { isMarketBlocker, LOST_ANSWER } from '../support/quoting-gaps.js';
 
 const aws = useProvisionedStage();
 const MASTER_KEY: KeyCredentials = { apiKey: MASTER.key, apiSecret: MASTER.secret };
@@ -175,19 +176,12 @@ const keyRefusals = (running: EngineProcess) => Object.keys(running.engine.statu
 
 const createsSent = (running: EngineProcess) => running.engine.status().counters.sent.create + running.engine.status().counters.sent.amend;
 
-/**
- * A blocker of everyday trading in a moving market: an amend or cancel that meets a fill of the venue's
- * takers leaves its order's state to be confirmed by a query, for a moment (logged at debug). A request
- * whose answer was lost (a socket closed under it) would show too, and is looked for in the logs instead.
- */
-const ROUTINE_BLOCKER = /^\w+: an order whose state is unknown$/;
-
 /** What must hold whatever the case: quotes never pulled, no answer lost, no cancel-all, no DCP cancel, no secret logged. */
 function expectUndisturbed(samples: readonly Sample[], secretsNotToLog: readonly string[]): void {
   expect(samples.length).toBeGreaterThan(10);
-  const gaps = samples.filter((entry) => !entry.synced || entry.phase !== 'running' || entry.blockers.some((blocker) => !ROUTINE_BLOCKER.test(blocker)));
+  const gaps = samples.filter((entry) => !entry.synced || entry.phase !== 'running' || entry.blockers.some((blocker) => !isMarketBlocker(blocker)));
   expect(gaps).toEqual([]);
-  expect(logs.filter((line) => line.includes('order state unknown; querying until the venue says'))).toEqual([]);
+  expect(logs.filter((line) => line.includes(LOST_ANSWER))).toEqual([]);
   expect(logs.slice(logsAtSampling).filter((line) => line.includes('reconciled with the venue'))).toEqual([]);
   expect(cancelAll).not.toHaveBeenCalled();
   expect(sim.exchange.closedOrders('mm').filter((order) => order.cancelType === 'CancelByDCP')).toEqual([]);

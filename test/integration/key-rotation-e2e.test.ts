@@ -17,7 +17,7 @@ import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LocalControlPlane, startLocalControlPlane } from '../../bin/local-control-plane.js';
-import { BybitKeyAdmin, type KeyCredentials } from '../../src/adapters/bybit/key-admin.js';
+import { BybitKeyAdmin, KeyAdminError, type KeyCredentials } from '../../src/adapters/bybit/key-admin.js';
 import { type EngineProcess, secretsManagerCredentials, startEngineProcess } from '../../src/app/engine-process.js';
 import { httpRotationControl } from '../../src/control/rotation-control.js';
 import { main as secretsCli } from '../../src/control/secrets-cli.js';
@@ -26,6 +26,9 @@ import { REPOSITORY_ROOT } from '../../lib/lambda-bundling.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { motoEndpoint, useProvisionedStage } from '../support/aws.js';
 import { eventually, testConfig } from '../support/engine.js';
+import { type Faults, injectFaults } from '../support/durability.js';
+import { FaultyKeys } from '../support/key-faults.js';
+import { isMarketBlocker, LOST_ANSWER } from '../support/quoting-gaps.js';
 import { MASTER, TRADER } from '../support/sim.js';
 
 const SHARD = 'rot';
@@ -41,6 +44,9 @@ const printed: string[] = [];
 /** Every key lookup of the venue: one per signed REST request, trade op, socket authentication and private push. */
 const uses: { apiKey: string; status: string; at: number }[] = [];
 let restoreStdout: () => void = () => undefined;
+/** The rotation's key management (the real adapter on the simulator) and Secrets Manager, with faults on demand. */
+let faultyKeys: FaultyKeys;
+let secretsFaults: Faults;
 /** Every key the venue issued during the test (the rotations' and the one made by hand), with its secret. */
 const issued: { apiKey: string; secret: string }[] = [];
 
@@ -92,16 +98,23 @@ const currentKeyId = (answer: Status) => answer.versions.find((version) => versi
 /** Refused lookups of the trading sub-account's keys (the master key is the rotation's). */
 const refusedSince = (from: number) => uses.filter((use) => use.status !== 'ok' && use.apiKey !== MASTER.key && use.at >= from);
 
-/** Whether the engine quoted the whole time: sampled every 50 ms. */
+/**
+ * Whether the engine quoted the whole time, sampled every 50 ms: gaps a key could cause (the market's own,
+ * isMarketBlocker, aside), and on stop any request whose answer the engine lost meanwhile.
+ */
 function sampleQuoting(): { gaps: string[]; samples: number; stop: () => void } {
   const result = { gaps: [] as string[], samples: 0, stop: (): void => undefined };
+  const logsFrom = engineLogs.length;
   const timer = setInterval(() => {
     const current = engine.engine.status();
     result.samples += 1;
-    const blockers = current.symbols.flatMap((symbol) => symbol.blockers.map((blocker) => `${symbol.symbol}: ${blocker}`));
+    const blockers = current.symbols.flatMap((symbol) => symbol.blockers.map((blocker) => `${symbol.symbol}: ${blocker}`)).filter((blocker) => !isMarketBlocker(blocker));
     if (current.phase !== 'running' || !current.privateStreamSynced || blockers.length > 0) result.gaps.push(`${new Date().toISOString()} ${current.phase} ${blockers.join('; ')}`);
   }, 50);
-  result.stop = () => clearInterval(timer);
+  result.stop = () => {
+    clearInterval(timer);
+    result.gaps.push(...engineLogs.slice(logsFrom).filter((line) => line.includes(LOST_ANSWER)));
+  };
   return result;
 }
 
@@ -115,7 +128,8 @@ beforeAll(async () => {
   restoreStdout = () => {
     process.stdout.write = write;
   };
-  sim = await startSimulator({ seed: 51, market: { autoStart: true } });
+  // Bybit's per-UID limits tenfold: the test polls status (a query-api each time) far more often than an operator.
+  sim = await startSimulator({ seed: 51, market: { autoStart: true }, rateLimitScale: 10 });
   const add = sim.keys.add.bind(sim.keys);
   sim.keys.add = (record) => {
     issued.push({ apiKey: record.apiKey, secret: record.secret });
@@ -128,6 +142,14 @@ beforeAll(async () => {
     return found;
   };
   admin = new BybitKeyAdmin({ restUrl: sim.restUrl, recvWindowMs: 5_000 });
+  // create-sub-api allows one a second per UID: the cases follow each other faster than that.
+  let lastCreate = 0;
+  faultyKeys = new FaultyKeys(admin, async () => {
+    const wait = lastCreate + 1_100 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    lastCreate = Date.now();
+  });
+  secretsFaults = injectFaults(aws.clients.secrets, 'rotation-e2e');
   const traderId = (await admin.describe({ apiKey: TRADER.key, apiSecret: TRADER.secret })).id;
   const { secrets } = aws.stage.names;
   await aws.clients.secrets.send(new PutSecretValueCommand({ SecretId: secrets.tradingKey, SecretString: JSON.stringify({ apiKey: TRADER.key, apiSecret: TRADER.secret, keyId: traderId }) }));
@@ -149,7 +171,7 @@ beforeAll(async () => {
     scheduleIntervalMs: 60_000,
     logLevel: 'INFO',
     logger: { debug: () => undefined, info: () => undefined, warn: (message) => engineLogs.push(message), error: (message) => engineLogs.push(message) },
-    rotation: { motoEndpoint: motoEndpoint(), port: 0, revokeIntervalMs: 60_000 },
+    rotation: { motoEndpoint: motoEndpoint(), port: 0, revokeIntervalMs: 60_000, keys: faultyKeys },
   });
   engine = await startEngineProcess({
     config,
@@ -180,6 +202,67 @@ describe('the runbook (docs/runbooks/SECRET_ROTATION.md)', () => {
     ]);
   });
 
+  it('a failure injected at each step while the engine quotes: it trades on on the current key, zero refusals, no quote pulled, the new key gone', async () => {
+    const [look, rotate] = runbookCommands();
+    if (!look || !rotate) throw new Error('the runbook lost a command');
+    const before = currentKeyId(await status(look));
+    const from = Date.now();
+    const quoting = sampleQuoting();
+    /** Hides the newest key the rotation created from one listing: setSecret's (createSecret lists before it creates). */
+    const hideNewKeyOnce = () => {
+      let hidden = false;
+      faultyKeys.faults.listAs = (keys) => {
+        const newest = faultyKeys.created[faultyKeys.created.length - 1];
+        if (hidden || !keys.some((key) => key.id === newest)) return keys;
+        hidden = true;
+        return keys.filter((key) => key.id !== newest);
+      };
+    };
+    const cases: { step: string; inject: () => void; message: RegExp }[] = [
+      { step: 'createSecret', inject: () => (faultyKeys.faults.create = [new KeyAdminError('create-sub-api refused: 10005 Permission denied', 10005)]), message: /rolled-back after \d+ attempt\(s\): createSecret: KeyAdminError: create-sub-api refused: 10005/ },
+      { step: 'setSecret', inject: hideNewKeyOnce, message: /rolled-back after \d+ attempt\(s\): setSecret: .*is not a key of sub-account/ },
+      { step: 'testSecret', inject: () => (faultyKeys.faults.createAs = (request) => ({ ...request, readOnly: true })), message: /rolled-back after \d+ attempt\(s\): testSecret: .*readOnly true instead of false/ },
+    ];
+    for (const { step, inject, message } of cases) {
+      const created = faultyKeys.created.length;
+      inject();
+      const failed = await run(rotate);
+      delete faultyKeys.faults.createAs;
+      delete faultyKeys.faults.listAs;
+      expect({ step, code: failed.code }).toEqual({ step, code: 1 });
+      expect(failed.err).toMatch(message);
+      const after = await status(look);
+      expect({ step, current: currentKeyId(after), pending: after.versions.some((version) => version.stages.includes('AWSPENDING')) }).toEqual({ step, current: before, pending: false });
+      for (const id of faultyKeys.created.slice(created)) expect(after.subAccountKeys.map((key) => key.keyId)).not.toContain(id);
+      expect(engine.keyId()).toBe(before);
+    }
+
+    // finishSecret: Secrets Manager cannot move AWSCURRENT, on every attempt (3, each with the SDK's 3 tries).
+    secretsFaults.mode = 'error';
+    secretsFaults.only.add('UpdateSecretVersionStageCommand');
+    secretsFaults.budget = 9;
+    const stuck = await run(rotate);
+    expect(stuck.code).toBe(1);
+    expect(stuck.err).toMatch(/rotation failed after 3 attempt\(s\)/);
+    const halfDone = await status(look);
+    expect(currentKeyId(halfDone)).toBe(before);
+    expect(halfDone.versions.some((version) => version.stages.includes('AWSPENDING') && !version.stages.includes('AWSCURRENT'))).toBe(true);
+    expect(engine.keyId()).toBe(before);
+    // The next attempt finishes it under its own token (AWS attempts a rotation under way again).
+    secretsFaults.mode = 'none';
+    const resumed = await run(rotate);
+    expect(resumed.code).toBe(0);
+    expect(resumed.out).toContain('"resumed": true');
+    const newKeyId = currentKeyId(await status(look));
+    expect(newKeyId).not.toBe(before);
+    await eventually('the engine on the key of the resumed rotation, and its heartbeat saying so', async () => (engine.keyId() === newKeyId && (await status(look)).engines[0]?.keyId === newKeyId ? true : undefined), 15_000);
+
+    quoting.stop();
+    expect(quoting.samples).toBeGreaterThan(20);
+    expect(quoting.gaps).toEqual([]);
+    expect(refusedSince(from)).toEqual([]);
+  }, 120_000);
+
   it('a routine rotation while the engine quotes: zero refusals, no quote pulled, the old key revoked once the engine switched', async () => {
     const [look, rotate, watch, revoke] = runbookCommands();
     if (!look || !rotate || !watch || !revoke) throw new Error('the runbook lost a command');
@@ -198,8 +281,9 @@ describe('the runbook (docs/runbooks/SECRET_ROTATION.md)', () => {
     await eventually('status shows the engine on the new key', async () => ((await status(watch)).engines[0]?.keyId === newKeyId ? true : undefined), 15_000);
 
     const revoked = await run(revoke);
-    expect(revoked.code).toBe(0);
-    expect(JSON.parse(revoked.out)).toMatchObject({ revoked: [oldKeyId], waitingFor: [] });
+    expect({ code: revoked.code, err: revoked.err }).toEqual({ code: 0, err: '' });
+    // The previous rotation's old key (the hand-made trader key) goes too: each version carries the keys it replaced.
+    expect(JSON.parse(revoked.out)).toMatchObject({ revoked: expect.arrayContaining([oldKeyId]), waitingFor: [] });
     const final = await status(look);
     expect(final.subAccountKeys.map((key) => key.keyId)).not.toContain(oldKeyId);
     expect(final.subAccountKeys.find((key) => key.keyId === newKeyId)?.role).toBe('AWSCURRENT');
@@ -212,6 +296,8 @@ describe('the runbook (docs/runbooks/SECRET_ROTATION.md)', () => {
     expect(refusedSince(from)).toEqual([]);
     expect(engine.engine.status().counters.venueRejections).not.toHaveProperty('10003');
     expect(engine.keyId()).toBe(newKeyId);
+    // The hand-made trader key, replaced two rotations ago, is gone too (checked last: the venue counts the refusal).
+    expect(await works(TRADER.key, TRADER.secret)).toBe(false);
   }, 120_000);
 
   it('the emergency: rotate and revoke the old key at once; the engine swaps on its refusal, same process, in well under five minutes', async () => {
@@ -225,7 +311,7 @@ describe('the runbook (docs/runbooks/SECRET_ROTATION.md)', () => {
     // At once: the engine may still be on the old key.
     const revoked = await run(revokeNow);
     expect(revoked.code).toBe(0);
-    expect(JSON.parse(revoked.out)).toMatchObject({ revoked: [oldKeyId] });
+    expect(JSON.parse(revoked.out)).toMatchObject({ revoked: expect.arrayContaining([oldKeyId]) });
     const newKeyId = currentKeyId(await status(look));
     await eventually('the engine on the new key', () => (engine.keyId() === newKeyId ? true : undefined), 15_000);
     const elapsedMs = Date.now() - startedAt;
@@ -263,6 +349,14 @@ describe('the runbook (docs/runbooks/SECRET_ROTATION.md)', () => {
     }
   });
 });
+
+/** True when the venue accepts the key. */
+async function works(apiKey: string, apiSecret: string): Promise<boolean> {
+  return admin.describe({ apiKey, apiSecret }).then(
+    () => true,
+    () => false,
+  );
+}
 
 /** The trading sub-account's UID, from the engine's current key. */
 async function subAccountUid(): Promise<number> {

@@ -9,18 +9,20 @@
  * Secrets Manager client that fails one command (the emulator has no fault injection).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient, InternalServiceError } from '@aws-sdk/client-secrets-manager';
-import { BybitKeyAdmin, KEY_REFUSED_CODES, KeyAdminError, type KeyCredentials, type NewKeyRequest } from '../../src/adapters/bybit/key-admin.js';
+import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { BybitKeyAdmin, KEY_REFUSED_CODES, KeyAdminError, type KeyCredentials } from '../../src/adapters/bybit/key-admin.js';
 import { DynamoHeartbeatStore } from '../../src/adapters/dynamodb/heartbeat-store.js';
 import { SecretVersionsStore } from '../../src/adapters/secrets/secret-versions.js';
 import { createSecretRotationHandler, UnsupportedEventError } from '../../lambdas/secret-rotation.js';
-import { type KeyAdmin, RotationError, type RotationEvent, type RotationStatus, type RevokeReport, rotationNote } from '../../src/control/secret-rotation.js';
+import { RotationError, type RotationEvent, type RotationStatus, type RevokeReport, rotationNote } from '../../src/control/secret-rotation.js';
 import { type ControlSettings, ControlSettingsSchema } from '../../src/control/settings.js';
 import type { EngineHeartbeatV1 } from '../../src/core/events.js';
 import { ensureRotationFunction, type LocalRotationReport, rotateLocally } from '../../src/local/rotation-driver.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { motoEndpoint, useProvisionedStage } from '../support/aws.js';
 import { CapturedLogger, lambdaContext, quietMetrics } from '../support/lambda.js';
+import { injectFaults } from '../support/durability.js';
+import { FaultyKeys } from '../support/key-faults.js';
 import { rejectionOf } from '../support/rejection.js';
 import { MASTER, TRADER } from '../support/sim.js';
 
@@ -79,58 +81,22 @@ function settings(overrides: Partial<{ revokeAfterMs: number; orphanMinAgeMs: nu
   });
 }
 
-interface KeyFaults {
-  /** Thrown by the next create-sub-api calls, one per entry. */
-  create?: Error[];
-  /** Changes what the next create asks for (a key unlike the current one). */
-  createAs?: (request: NewKeyRequest) => NewKeyRequest;
-  delete?: Error[];
-  list?: Error[];
-}
-
-/** The real adapter, counting creations and failing where a test says. */
-class FaultyKeys implements KeyAdmin {
-  readonly created: string[] = [];
-  readonly faults: KeyFaults = {};
-  async describe(credentials: KeyCredentials) {
-    return venue.describe(credentials);
-  }
-  async createSubAccountKey(admin: KeyCredentials, request: NewKeyRequest) {
-    const fault = this.faults.create?.shift();
-    if (fault) throw fault;
-    await createsApart();
-    const key = await venue.createSubAccountKey(admin, this.faults.createAs ? this.faults.createAs(request) : request);
-    this.created.push(key.id);
-    return key;
-  }
-  async deleteSubAccountKey(admin: KeyCredentials, apiKey: string) {
-    const fault = this.faults.delete?.shift();
-    if (fault) throw fault;
-    return venue.deleteSubAccountKey(admin, apiKey);
-  }
-  async listSubAccountKeys(admin: KeyCredentials, subUid: number) {
-    const fault = this.faults.list?.shift();
-    if (fault) throw fault;
-    return venue.listSubAccountKeys(admin, subUid);
-  }
-}
-
-/** A Secrets Manager client on the emulator that fails the named command the given number of times. */
+/**
+ * A Secrets Manager client on the emulator (one attempt per call) whose named command fails the given
+ * number of times with a server error (test/support/durability.ts injectFaults).
+ */
 function faultySecrets(): { client: SecretsManagerClient; fail: (command: string, times: number) => void } {
   const client = new SecretsManagerClient({ endpoint: motoEndpoint(), region: REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
-  const remaining = new Map<string, number>();
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const left = remaining.get(context.commandName ?? '') ?? 0;
-      if (left > 0) {
-        remaining.set(context.commandName ?? '', left - 1);
-        throw new InternalServiceError({ message: `injected: ${context.commandName ?? ''} unavailable`, $metadata: {} });
-      }
-      return next(args);
+  const faults = injectFaults(client, 'rotation');
+  return {
+    client,
+    fail: (command, times) => {
+      faults.mode = 'error';
+      faults.only.clear();
+      faults.only.add(command);
+      faults.budget = times;
     },
-    { step: 'initialize', name: 'injectFaults' },
-  );
-  return { client, fail: (command, times) => remaining.set(command, times) };
+  };
 }
 
 interface Rig {
@@ -142,7 +108,7 @@ interface Rig {
 }
 
 function rig(options: { settings?: ControlSettings; clock?: () => number } = {}): Rig {
-  const keys = new FaultyKeys();
+  const keys = new FaultyKeys(venue, createsApart);
   const secrets = faultySecrets();
   const logger = new CapturedLogger({ serviceName: 'secret-rotation', logLevel: 'DEBUG' });
   const handler = createSecretRotationHandler({
@@ -168,10 +134,9 @@ async function stagesOf(): Promise<Record<string, string[]>> {
   return Object.fromEntries(Object.entries(described.VersionIdsToStages ?? {}).filter(([, stages]) => stages.length > 0));
 }
 
-async function currentKey(): Promise<{ apiKey: string; apiSecret: string; keyId: string }> {
-  const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+async function currentKey(): Promise<{ apiKey: string; apiSecret: string; keyId: string; supersededKeyIds?: string[] }> {
   const answer = await provisioned.clients.secrets.send(new GetSecretValueCommand({ SecretId: provisioned.stage.names.secrets.tradingKey, VersionStage: 'AWSCURRENT' }));
-  return JSON.parse(answer.SecretString ?? '') as { apiKey: string; apiSecret: string; keyId: string };
+  return JSON.parse(answer.SecretString ?? '') as { apiKey: string; apiSecret: string; keyId: string; supersededKeyIds?: string[] };
 }
 
 /** True when Bybit accepts the key (an authenticated read). */
@@ -274,6 +239,29 @@ describe('a full rotation', () => {
     expect(await works(before)).toBe(false);
   });
 
+  it('does not forget a key made by hand when two rotations come before a revocation: each version names the keys it replaced', async () => {
+    const subject = rig();
+    // No engine runs (an earlier test's heartbeats would otherwise be waited for).
+    const heartbeats = new DynamoHeartbeatStore({ client: provisioned.clients.dynamodb, table: provisioned.stage.names.tables.control, requestTimeoutMs: 3000 });
+    for (const shard of ['a', 'b']) await heartbeats.put(heartbeat(shard, Date.now() + 2, undefined, 'stopped'));
+    await subject.rotate();
+    const first = await currentKey();
+    expect(first).toMatchObject({ supersededKeyIds: [original.keyId] });
+    await subject.rotate();
+    const second = await currentKey();
+    // The hand-made key is neither AWSPREVIOUS now nor noted as a rotation's: only the carried ids remember it.
+    expect(second).toMatchObject({ supersededKeyIds: [first.keyId, original.keyId] });
+    const report = (await subject.invoke({ action: 'revokeSuperseded' })) as RevokeReport;
+    // (With any rotation key an earlier test of this stage left.)
+    expect(report.revoked).toEqual(expect.arrayContaining([first.keyId, original.keyId]));
+    expect(await works(original)).toBe(false);
+    expect(await works(first)).toBe(false);
+    expect(await works(second)).toBe(true);
+    // Revoked keys are no longer carried.
+    await subject.rotate();
+    expect(await currentKey()).toMatchObject({ supersededKeyIds: [second.keyId] });
+  });
+
   it('reports the versions, the engines and the sub-account\'s keys by id, never a secret', async () => {
     const subject = rig();
     await subject.rotate();
@@ -339,7 +327,6 @@ describe('a failure at each step leaves AWSCURRENT working and the new key revok
 
   it('setSecret: the pending key was deleted at Bybit meanwhile', async () => {
     const subject = rig();
-    const { RotateSecretCommand } = await import('@aws-sdk/client-secrets-manager');
     const token = '11111111-2222-4333-8444-' + Date.now().toString().padStart(12, '0');
     await provisioned.clients.secrets.send(new RotateSecretCommand({ SecretId: provisioned.stage.names.secrets.tradingKey, ClientRequestToken: token, RotationLambdaARN: functionArn, RotationRules: { AutomaticallyAfterDays: 90 } }));
     const event = (step: RotationEvent['Step']) => ({ Step: step, SecretId: provisioned.stage.names.secrets.tradingKey, ClientRequestToken: token });
@@ -348,7 +335,6 @@ describe('a failure at each step leaves AWSCURRENT working and the new key revok
     const created = (await keysOfSubAccount()).find((key) => key.id === createdId);
     expect(created).toBeDefined();
     // An operator deletes it by hand (the list shows keys by id; the master deletes by apiKey).
-    const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const pending = JSON.parse((await provisioned.clients.secrets.send(new GetSecretValueCommand({ SecretId: provisioned.stage.names.secrets.tradingKey, VersionId: token, VersionStage: 'AWSPENDING' }))).SecretString ?? '') as { apiKey: string; apiSecret: string };
     await venue.deleteSubAccountKey(master, pending.apiKey);
     const error = await rejectionOf(subject.invoke(event('setSecret')), RotationError);
@@ -425,7 +411,6 @@ describe('a rotation left half-done', () => {
     subject.secrets.fail('UpdateSecretVersionStageCommand', 2);
     const first = await subject.rotate(1);
     expect(first.outcome).toBe('failed');
-    const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const pending = JSON.parse((await provisioned.clients.secrets.send(new GetSecretValueCommand({ SecretId: provisioned.stage.names.secrets.tradingKey, VersionId: first.token, VersionStage: 'AWSPENDING' }))).SecretString ?? '') as { apiKey: string };
     await venue.deleteSubAccountKey(master, pending.apiKey);
 

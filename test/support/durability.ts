@@ -166,6 +166,8 @@ export interface Faults {
   slowMs: number;
   /** Only these operations (e.g. 'UpdateItemCommand') meet the fault; all when empty. */
   readonly only: Set<string>;
+  /** How many more requests meet the fault (each SDK attempt counts), then none; unlimited when undefined. */
+  budget: number | undefined;
   /** PutEvents entries the bus refuses, once each, by the detail's eventId (FailedEntryCount). */
   readonly refuseEventIds: Set<string>;
   /** Requests that met a fault. */
@@ -193,11 +195,12 @@ interface MiddlewareStack {
 export function injectFaults(client: { readonly middlewareStack: unknown }, name: string): Faults {
   // The SDK's stack is generic over each client's own types; these middlewares only read the common parts.
   const stack = client.middlewareStack as MiddlewareStack;
-  const faults: Faults = { mode: 'none', slowMs: 0, only: new Set(), refuseEventIds: new Set(), injected: 0, sent: [], onSend: undefined };
+  const faults: Faults = { mode: 'none', slowMs: 0, only: new Set(), budget: undefined, refuseEventIds: new Set(), injected: 0, sent: [], onSend: undefined };
   const failures: Middleware = (next, context) => async (args) => {
     const command = context.commandName ?? '';
     const mode = faults.mode;
-    if (mode === 'none' || (faults.only.size > 0 && !faults.only.has(command))) return next(args);
+    if (mode === 'none' || (faults.only.size > 0 && !faults.only.has(command)) || faults.budget === 0) return next(args);
+    if (faults.budget !== undefined) faults.budget -= 1;
     faults.injected += 1;
     if (mode === 'slow') {
       await new Promise((resolve) => setTimeout(resolve, faults.slowMs));

@@ -20,6 +20,12 @@ export const BybitCredentialsSchema = z
     apiSecret: z.string().min(1),
     /** Safe to log: Bybit's numeric id of the key, or a short fingerprint. */
     keyId: z.string().min(1).max(64).optional(),
+    /**
+     * Bybit's ids of the keys this one replaced that may still exist, written by the rotation: the
+     * revocation deletes them once every engine uses this key (a key made by hand carries no rotation note,
+     * so this is how it is not forgotten).
+     */
+    supersededKeyIds: z.array(z.string().min(1).max(64)).max(20).optional(),
   })
   .superRefine((value, context) => {
     // keyId is written to logs, so it must not carry the key or the secret.
