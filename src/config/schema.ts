@@ -22,6 +22,9 @@ const SIGN_RULES: Readonly<Record<Exclude<DecimalSign, 'any'>, { test: (value: D
 };
 
 /** A decimal string with an optional sign rule; the sign is checked exactly, with Decimal comparison. */
+/** The risk evaluator's default for a window's traded notional before its edge is judged, in USDT. */
+export const DEFAULT_EDGE_COLLAPSE_MIN_NOTIONAL = '25000';
+
 function decimalString(sign: DecimalSign): z.ZodString {
   // abort: the sign rule would call dec() on a string that is not a decimal.
   const format = z.string({ error: DECIMAL_MESSAGE }).refine(isDecimalString, { message: DECIMAL_MESSAGE, abort: true });
@@ -123,6 +126,11 @@ const RiskSchema = z
     markoutHorizonsMs: z.array(positiveInt()).min(1).default([1000, 5000, 30_000]),
     /** Loss from the PnL high-water mark that freezes trading, in quote currency (USDT). */
     maxDrawdown: decimalString('positive').default('500'),
+    /**
+     * Notional a window of the risk evaluator must have traded before its edge is judged against
+     * edgeCollapseBps, in USDT: less is noise, as a few fills and the inventory's mark-to-market decide it.
+     */
+    edgeCollapseMinNotional: decimalString('nonNegative').default(DEFAULT_EDGE_COLLAPSE_MIN_NOTIONAL),
   })
   .prefault({});
 

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import type { EngineConfig } from '../config/config.js';
+import { DEFAULT_EDGE_COLLAPSE_MIN_NOTIONAL } from '../config/schema.js';
 import { SHARD_NAME, SHARD_NAME_RULE } from '../core/identifiers.js';
 
 export const CONTROL_SETTINGS_ENV = 'MMRB_CONTROL_SETTINGS';
@@ -26,8 +27,8 @@ export const SymbolRiskLimitsSchema = z.strictObject({
   minEdgeBps: z.string().regex(/^-?\d+(\.\d+)?$/),
   /** Windows the edge is measured over, in minutes. */
   edgeWindowsMinutes: z.array(z.int().min(1).max(1440)).min(1).default([5, 60]),
-  /** Fewer traded notional than this in a window and its edge is not judged (noise), in USDT. */
-  minEdgeNotional: decimal.default('1000'),
+  /** Less traded notional than this in a window and its edge is not judged (noise), in USDT. */
+  minEdgeNotional: decimal.default(DEFAULT_EDGE_COLLAPSE_MIN_NOTIONAL),
   /** More fills than this in one minute is an anomaly (runaway quoting, a stuck loop). */
   maxFillsPerMinute: z.int().positive(),
 });
@@ -97,7 +98,8 @@ const DEFAULT_MAX_FILLS_PER_MINUTE = 300;
 /**
  * The control-plane settings for the shards of these engine configurations (one per shard, same stage):
  * each symbol's position and notional limits are the engine's own, the daily loss and drawdown limits its
- * `risk.maxDrawdown`, the edge floor its `risk.edgeCollapseBps`. The CDK app and the local stack both
+ * `risk.maxDrawdown`, the edge floor its `risk.edgeCollapseBps` (judged once a window has traded
+ * `risk.edgeCollapseMinNotional`). The CDK app and the local stack both
  * build the Lambdas' settings this way, so the evaluator checks the limits the engine was configured with.
  */
 export function controlSettingsOf(
@@ -121,6 +123,7 @@ export function controlSettingsOf(
         maxDailyLoss: config.risk.maxDrawdown,
         maxDrawdown: config.risk.maxDrawdown,
         minEdgeBps: config.risk.edgeCollapseBps,
+        minEdgeNotional: config.risk.edgeCollapseMinNotional,
         maxFillsPerMinute: DEFAULT_MAX_FILLS_PER_MINUTE,
       };
     }

@@ -65,6 +65,7 @@ describe('defaults', () => {
       edgeWindowFills: 200,
       markoutHorizonsMs: [1000, 5000, 30_000],
       maxDrawdown: '500',
+      edgeCollapseMinNotional: '25000',
     });
     expect(config.router).toEqual({
       requestTimeoutMs: 2000,
@@ -88,8 +89,8 @@ describe('defaults', () => {
     const { sources } = load(minimal);
     const paths = [...sources.keys()];
     expect(paths).toEqual([...paths].sort());
-    // 3 top-level settings, 10 venue, 15 per symbol, 7 risk, 8 router, 7 engine, 9 persistence, 3 lease, 3 control.
-    expect(paths).toHaveLength(3 + 10 + 15 + 7 + 8 + 7 + 9 + 3 + 3);
+    // 3 top-level settings, 10 venue, 15 per symbol, 8 risk, 8 router, 7 engine, 9 persistence, 3 lease, 3 control.
+    expect(paths).toHaveLength(3 + 10 + 15 + 8 + 8 + 7 + 9 + 3 + 3);
     expect(paths).toContain('risk.markoutHorizonsMs');
     expect(paths).not.toContain('risk.markoutHorizonsMs.0');
   });

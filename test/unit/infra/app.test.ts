@@ -216,6 +216,8 @@ describe('Lambdas', () => {
     expect(variables).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: 'MmRebateBot', POWERTOOLS_LOG_LEVEL: 'INFO', NODE_OPTIONS: '--enable-source-maps' });
     const settings = ControlSettingsSchema.parse(JSON.parse(variables.MMRB_CONTROL_SETTINGS ?? ''));
     expect(settings).toMatchObject({ stage: 'prod', shards: { a: ['BTCUSDT', 'ETHUSDT'] }, venue: { restUrl: 'https://api.bybit.com', credentialsSecretId: 'mmrb/prod/trading-key' } });
+    // The engine configuration's limits (config/prod/a.json and its schema's defaults), not the evaluator's own.
+    expect(settings.risk.limits.ETHUSDT).toMatchObject({ maxPosition: '0.3', maxNotional: '1200', maxDrawdown: '500', minEdgeBps: '-1', minEdgeNotional: '25000' });
     t().hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/lambda/${name}`, RetentionInDays: 365 });
   });
 
