@@ -6,12 +6,10 @@
  * from Secrets Manager. Each test has a stage of its own, so control states never mix.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type LogItem, Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { RestClientV5 } from 'bybit-api';
 import { randomBytes } from 'node:crypto';
 import { DynamoControlStore } from '../../src/adapters/dynamodb/control-store.js';
@@ -33,6 +31,7 @@ import { drainEvents } from '../support/durability.js';
 import { storeTraderKey, venueOpenOrders } from '../support/engine.js';
 import { TRADER } from '../support/sim.js';
 import { fillEvent } from '../support/fills.js';
+import { CapturedLogger, capturingStdout, emfTotal, lambdaContext, quietLogger, quietMetrics } from '../support/lambda.js';
 
 /** 2030-01-02T03:04:30Z, half way through a minute: the evaluator's clock and the fills' time. */
 const NOW = Date.UTC(2030, 0, 2, 3, 4, 30);
@@ -87,7 +86,6 @@ class MetricsRecorder implements RiskMetrics {
   }
 }
 
-const quietLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A queue subscribed to the bus by a rule with `pattern`; returns its URL and ARN. */
 async function subscribe(busName: string, pattern: Record<string, unknown>): Promise<{ url: string; arn: string }> {
@@ -197,62 +195,6 @@ function heartbeat(shard: string, sentAt: number, phase: EngineHeartbeatV1['phas
   return { schemaVersion: 1, eventId: `heartbeat:${shard}:7:${sentAt}`, shard, epoch: 7, sentAt, phase, frozen: false, symbols: [] };
 }
 
-function lambdaContext(): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'mmrb-test-risk-evaluator',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:ap-southeast-1:123456789012:function:mmrb-test-risk-evaluator',
-    memoryLimitInMB: '256',
-    awsRequestId: randomBytes(8).toString('hex'),
-    logGroupName: '/aws/lambda/mmrb-test-risk-evaluator',
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => 30_000,
-  } as Context; // without the deprecated callbacks (done, fail, succeed), which nothing calls
-}
-
-/** Powertools Metrics whose own warnings stay quiet (its EMF lines go to stdout, see capturingStdout). */
-function testMetrics(): Metrics {
-  return new Metrics({ namespace: 'MmRebateBot', serviceName: 'risk-evaluator', logger: quietLogger });
-}
-
-/** Powertools Logger writing its lines to an array. */
-class CapturedLogger extends PowertoolsLogger {
-  readonly lines: Record<string, unknown>[] = [];
-  protected override printLog(_level: number, log: LogItem): void {
-    log.prepareForPrint();
-    this.lines.push(log.getAttributes());
-  }
-}
-
-/** Runs `work` with the process's stdout captured (Powertools Metrics writes EMF there). */
-async function capturingStdout<T>(work: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string | Uint8Array) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    lines.push(...text.split('\n').filter((line) => line.length > 0));
-    return true;
-  };
-  try {
-    return { result: await work(), lines };
-  } finally {
-    process.stdout.write = write;
-  }
-}
-
-/** The sum of an EMF metric over the captured lines. */
-function emfTotal(lines: readonly string[], metric: string): number {
-  let total = 0;
-  for (const line of lines) {
-    if (!line.includes('"_aws"')) continue;
-    const value = (JSON.parse(line) as Record<string, unknown>)[metric];
-    // A metric added several times in one flush is written as the list of its values.
-    for (const one of Array.isArray(value) ? value : [value]) if (typeof one === 'number') total += one;
-  }
-  return total;
-}
-
 // ---------------------------------------------------------------- tests
 
 describe('breaches from fill events', () => {
@@ -271,10 +213,10 @@ describe('breaches from fill events', () => {
     const records = await receive(s.stage.queueUrls.riskFills, 6);
 
     const logger = new CapturedLogger({ serviceName: 'risk-evaluator' });
-    const metrics = testMetrics();
+    const metrics = quietMetrics('risk-evaluator');
     const handler = createRiskEvaluatorHandler({ settings: s.settings, clients, logger, metrics, clock: () => NOW });
     const event: SQSEvent = { Records: records };
-    const { result, lines } = await capturingStdout(() => handler(event, lambdaContext()));
+    const { result, lines } = await capturingStdout(() => handler(event, lambdaContext('mmrb-test-risk-evaluator')));
     expect(result).toEqual({ batchItemFailures: [] });
 
     // 6 × 0.01 = 0.06 > 0.05.
@@ -460,9 +402,9 @@ describe('the schedule', () => {
     expect((await s.control.read()).version).toBe(1);
 
     // Through the handler, as the schedule rule invokes it.
-    const handler = createRiskEvaluatorHandler({ settings: s.settings, clients, logger: new CapturedLogger({ serviceName: 'risk-evaluator' }), metrics: testMetrics(), clock: () => 0 });
+    const handler = createRiskEvaluatorHandler({ settings: s.settings, clients, logger: new CapturedLogger({ serviceName: 'risk-evaluator' }), metrics: quietMetrics('risk-evaluator'), clock: () => 0 });
     const scheduled = { version: '0', id: 'schedule-1', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012', time: new Date(NOW).toISOString(), region: 'ap-southeast-1', resources: [], detail: {} };
-    const { result, lines } = await capturingStdout(() => handler(scheduled, lambdaContext()));
+    const { result, lines } = await capturingStdout(() => handler(scheduled, lambdaContext('mmrb-test-risk-evaluator')));
     expect(result).toEqual({ resumed: true, staleShards: [], breaches: {} });
     expect(emfTotal(lines, 'AutoResumes')).toBe(1);
     const state = await s.control.read();
@@ -476,8 +418,8 @@ describe('the schedule', () => {
 describe('the handler', () => {
   it('refuses an event that is neither an SQS batch nor a scheduled event', async () => {
     const s = await scenario();
-    const handler = createRiskEvaluatorHandler({ settings: s.settings, clients, logger: new CapturedLogger({ serviceName: 'risk-evaluator' }), metrics: testMetrics() });
-    const refuse = async (event: unknown) => capturingStdout(() => handler(event, lambdaContext()));
+    const handler = createRiskEvaluatorHandler({ settings: s.settings, clients, logger: new CapturedLogger({ serviceName: 'risk-evaluator' }), metrics: quietMetrics('risk-evaluator') });
+    const refuse = async (event: unknown) => capturingStdout(() => handler(event, lambdaContext('mmrb-test-risk-evaluator')));
     await expect(refuse({ Records: [{ eventSource: 'aws:s3' }] })).rejects.toThrow(/takes an SQS batch of Fill events or an EventBridge Scheduled Event, not an object with keys Records/);
     await expect(refuse({ 'detail-type': 'Fill', source: 'aws.events' })).rejects.toThrow(/UnsupportedEvent|not an object/);
     await expect(refuse('ping')).rejects.toThrow(/not string$/);

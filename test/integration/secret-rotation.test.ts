@@ -20,7 +20,7 @@ import type { EngineHeartbeatV1 } from '../../src/core/events.js';
 import { ensureRotationFunction, type LocalRotationReport, rotateLocally } from '../../src/local/rotation-driver.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { motoEndpoint, useProvisionedStage } from '../support/aws.js';
-import { CapturedLogger, lambdaContext, quietMetrics } from '../support/lambda.js';
+import { CapturedLogger, capturingStdout, emfTotal, lambdaContext, quietMetrics } from '../support/lambda.js';
 import { injectFaults } from '../support/durability.js';
 import { FaultyKeys } from '../support/key-faults.js';
 import { rejectionOf } from '../support/rejection.js';
@@ -103,6 +103,8 @@ interface Rig {
   readonly keys: FaultyKeys;
   readonly secrets: ReturnType<typeof faultySecrets>;
   readonly logger: CapturedLogger;
+  /** The EMF lines the handler printed (the alarms' metrics), taken and forgotten. */
+  takeMetrics(): string[];
   invoke(event: unknown): Promise<unknown>;
   rotate(attempts?: number): Promise<LocalRotationReport>;
 }
@@ -119,11 +121,17 @@ function rig(options: { settings?: ControlSettings; clock?: () => number } = {})
     keys,
     ...(options.clock && { clock: options.clock }),
   });
-  const invoke = (event: unknown) => handler(event, lambdaContext(FUNCTION));
+  let emf: string[] = [];
+  const invoke = async (event: unknown) => (await capturingStdout(() => handler(event, lambdaContext(FUNCTION)), emf)).result;
   return {
     keys,
     secrets,
     logger,
+    takeMetrics: () => {
+      const taken = emf;
+      emf = [];
+      return taken;
+    },
     invoke,
     rotate: (attempts = 1) => rotateLocally({ secrets: provisioned.clients.secrets, secretId: provisioned.stage.names.secrets.tradingKey, functionArn, invoke, attempts, retryDelayMs: 0 }),
   };
@@ -177,6 +185,8 @@ describe('a full rotation', () => {
     const report = await subject.rotate();
     expect(report).toMatchObject({ outcome: 'finished', resumed: false, attempts: 1 });
     expect(subject.keys.created).toHaveLength(1);
+    const rotated = subject.takeMetrics();
+    expect({ finished: emfTotal(rotated, 'RotationsFinished'), failed: emfTotal(rotated, 'RotationStepFailures') }).toEqual({ finished: 1, failed: 0 });
 
     const fresh = await currentKey();
     expect(fresh.keyId).toBe(subject.keys.created[0]);
@@ -197,10 +207,14 @@ describe('a full rotation', () => {
     expect(waiting).toMatchObject({ revoked: [], kept: [original.keyId], currentKeyId: fresh.keyId });
     expect(waiting.waitingFor).toEqual([`shard a (on ${original.keyId})`]);
     expect(await works(original)).toBe(true);
+    // What OldTradingKeyStillLive watches: a superseded key kept.
+    expect(emfTotal(subject.takeMetrics(), 'KeysAwaitingRevocation')).toBe(1);
 
     await heartbeats.put(heartbeat('a', Date.now() + 1, fresh.keyId));
     const revoked = (await subject.invoke({ 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date().toISOString() })) as RevokeReport;
     expect(revoked.revoked).toContain(original.keyId);
+    const revocation = subject.takeMetrics();
+    expect({ revoked: emfTotal(revocation, 'KeysRevoked'), awaiting: emfTotal(revocation, 'KeysAwaitingRevocation') }).toEqual({ revoked: revoked.revoked.length, awaiting: 0 });
     expect(await works(original)).toBe(false);
     expect(await works(fresh)).toBe(true);
     // Nothing else of the sub-account was touched: the default keys are not the rotation's.
@@ -295,6 +309,8 @@ describe('a failure at each step leaves AWSCURRENT working and the new key revok
     const report = await subject.rotate(3);
     await expectRolledBack(subject, report);
     expect(report.error).toMatch(/createSecret: KeyAdminError: create-sub-api refused: 10005/);
+    const failed = subject.takeMetrics();
+    expect({ failures: emfTotal(failed, 'RotationStepFailures'), rolledBack: emfTotal(failed, 'RotationsRolledBack'), finished: emfTotal(failed, 'RotationsFinished') }).toEqual({ failures: 1, rolledBack: 1, finished: 0 });
     // The next rotation starts clean.
     expect((await subject.rotate()).outcome).toBe('finished');
   });
@@ -442,6 +458,7 @@ describe('refusals', () => {
     subject.keys.faults.list = [new KeyAdminError('sub-apikeys failed: connect ECONNREFUSED', undefined)];
     const error = await rejectionOf(subject.invoke({ action: 'revokeSuperseded', force: true }), KeyAdminError);
     expect(error.message).toMatch(/sub-apikeys failed/);
+    expect(emfTotal(subject.takeMetrics(), 'RevocationFailures')).toBe(1);
     expect(await works(original)).toBe(true);
   });
 

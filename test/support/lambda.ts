@@ -40,3 +40,33 @@ export class CapturedLogger extends PowertoolsLogger {
     return this.lines.map((line) => JSON.stringify(line)).join('\n');
   }
 }
+
+/**
+ * Runs `work` with the process's stdout captured (Powertools Metrics writes EMF there), into `lines`: given
+ * by the caller, they keep what a work that throws printed (Powertools flushes on errors too).
+ */
+export async function capturingStdout<T>(work: () => Promise<T>, lines: string[] = []): Promise<{ result: T; lines: string[] }> {
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (chunk: string | Uint8Array) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    lines.push(...text.split('\n').filter((line) => line.length > 0));
+    return true;
+  };
+  try {
+    return { result: await work(), lines };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+/** The sum of an EMF metric over the captured lines. */
+export function emfTotal(lines: readonly string[], metric: string): number {
+  let total = 0;
+  for (const line of lines) {
+    if (!line.includes('"_aws"')) continue;
+    const value = (JSON.parse(line) as Record<string, unknown>)[metric];
+    // A metric added several times in one flush is written as the list of its values.
+    for (const one of Array.isArray(value) ? value : [value]) if (typeof one === 'number') total += one;
+  }
+  return total;
+}
