@@ -267,6 +267,12 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
     return target && isSubKeyOf(target, caller) ? success(target) : paramError('apikey', 'is not a key of a sub-account of this master');
   };
 
+  /** The venue account of `uid` when it is a sub-account of the calling master; `field` names the parameter refused. */
+  const subAccountOf = (master: ApiKeyRecord, uid: number, field: string): Outcome<string> => {
+    const accountId = deps.accountOfUid(uid);
+    return accountId !== undefined && deps.parentOf(uid) === uidOfKey(master) ? success(accountId) : paramError(field, 'is not a sub-account of this master');
+  };
+
   const modify = (key: ApiKeyRecord, change: { readonly readOnly?: boolean | undefined; readonly permissions?: GrantedPermissions | undefined; readonly ips?: readonly string[] | undefined }): ApiKeyRecord => {
     let updated = keys.update(key.apiKey, {
       ...(change.readOnly !== undefined && { readOnly: change.readOnly }),
@@ -291,9 +297,9 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
         const params = parse(CreateSubApiParams, context.params);
         if (!params.ok) return fail(params);
         const { subuid, note, readOnly, ips, permissions } = params.value;
-        const accountId = deps.accountOfUid(subuid);
-        const masterUid = uidOfKey(caller);
-        if (accountId === undefined || deps.parentOf(subuid) !== masterUid) return fail(paramError('subuid', 'is not a sub-account of this master'));
+        const account = subAccountOf(caller, subuid, 'subuid');
+        if (!account.ok) return fail(account);
+        const accountId = account.value;
         const { apiKey, secret } = deps.newCredentials();
         // No ips means no binding: KeyStore.add then sets the 90-day expiry (§6.2, §9 row 21).
         const created = keys.add({
@@ -306,7 +312,7 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
           permissions: storedPermissions(permissions),
           ips: ips ?? ['*'],
           isMaster: false,
-          parentUid: masterUid,
+          parentUid: uidOfKey(caller),
           createdAt: deps.clock(),
         });
         // The only reply that carries the secret; query-api always answers "" (§6.1). No ips here (§6.3).
@@ -389,12 +395,12 @@ export function buildKeyRoutes(deps: KeyRouteDeps): Route[] {
         const params = parse(SubApiKeysParams, context.params);
         if (!params.ok) return fail(params);
         const { subMemberId, limit = 20, cursor } = params.value;
-        const accountId = deps.accountOfUid(subMemberId);
-        if (accountId === undefined || deps.parentOf(subMemberId) !== uidOfKey(caller)) return fail(paramError('subMemberId', 'is not a sub-account of this master'));
+        const account = subAccountOf(caller, subMemberId, 'subMemberId');
+        if (!account.ok) return fail(account);
         const start = pageStartOf(cursor, subMemberId);
         if (!start.ok) return fail(start);
         // Creation order; expired keys stay listed, deleted ones are gone from the store (§9 row 26).
-        const rest = keys.ofAccount(accountId).filter((key) => key.id >= start.value);
+        const rest = keys.ofAccount(account.value).filter((key) => key.id >= start.value);
         const next = rest[limit];
         return okUser({ result: rest.slice(0, limit).map((key) => listedJson(key, context.now)), nextPageCursor: next ? subApiKeysCursor(subMemberId, next.id) : '' });
       },

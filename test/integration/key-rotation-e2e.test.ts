@@ -119,14 +119,20 @@ function sampleQuoting(): { gaps: string[]; samples: number; stop: () => void } 
 }
 
 beforeAll(async () => {
-  // The Lambdas' Powertools loggers write to stdout: captured to be scanned for secrets.
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string | Uint8Array) => {
-    lambdaLines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
+  // The Lambdas' Powertools loggers write to stdout (info, EMF) and stderr (warn, error): both captured, to be scanned for secrets.
+  const streams = [process.stdout, process.stderr];
+  const writes = streams.map((stream) => stream.write.bind(stream));
+  for (const stream of streams) {
+    stream.write = (chunk: string | Uint8Array) => {
+      lambdaLines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    };
+  }
   restoreStdout = () => {
-    process.stdout.write = write;
+    streams.forEach((stream, index) => {
+      const write = writes[index];
+      if (write) stream.write = write;
+    });
   };
   // Bybit's per-UID limits tenfold: the test polls status (a query-api each time) far more often than an operator.
   sim = await startSimulator({ seed: 51, market: { autoStart: true }, rateLimitScale: 10 });
@@ -340,7 +346,9 @@ describe('the runbook (docs/runbooks/SECRET_ROTATION.md)', () => {
 
   it('nothing logged or printed holds a key or a secret', () => {
     const everything = [...engineLogs, ...lambdaLines, ...printed].join('\n');
+    // Info from stdout, errors from stderr: both scanned.
     expect(lambdaLines.join('')).toContain('rotation finished');
+    expect(lambdaLines.join('')).toContain('rotation failed and was rolled back');
     for (const value of [TRADER.key, TRADER.secret, MASTER.key, MASTER.secret]) expect(everything).not.toContain(value);
     expect(issued.length).toBeGreaterThanOrEqual(3);
     for (const key of issued) {
