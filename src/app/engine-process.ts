@@ -50,7 +50,7 @@ import { LeaseKeeper } from './lease-keeper.js';
 import { readStoredState } from './restore.js';
 import { enabledSymbols, engineSettings } from './settings.js';
 import { startBusyPoll } from './busy-poll.js';
-import { KeySwapper, keyedClients, swapClients } from './key-swap.js';
+import { KeySwapError, KeySwapper, checkTradingKey, keyedClients, swapClients } from './key-swap.js';
 import { Swappable } from './swappable.js';
 
 /** Where the trading key comes from: Secrets Manager in every deployment (secretsManagerCredentials). */
@@ -223,10 +223,22 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       }
     }
   };
-  const instruments = await startupRead('instruments', () => loadInstruments(rest, symbols));
+  // Before the engine exists a failed read ends the start: the lease goes at once, so a good restart need not wait out its TTL.
+  const { accountUid, instruments, feeRates } = await (async () => {
+    try {
+      // The key first: refused or read-only, nothing else is worth trying; its account is the one every later key must be of.
+      const { uid } = await startupRead('the trading key', () => checkTradingKey(rest, 'the trading key'), (error) => error instanceof KeySwapError && error.transient);
+      const loaded = await startupRead('instruments', () => loadInstruments(rest, symbols));
+      const rates = new Map<string, Decimal>();
+      const account = new RestVenueAccount(rest, loaded);
+      for (const symbol of symbols) rates.set(symbol, await startupRead(`fee rate of ${symbol}`, () => account.makerFeeRate(symbol)));
+      return { accountUid: uid, instruments: loaded, feeRates: rates };
+    } catch (error) {
+      await leaseKeeper?.release();
+      throw error;
+    }
+  })();
   const venueAccount = new RestVenueAccount(rest, instruments);
-  const feeRates = new Map<string, Decimal>();
-  for (const symbol of symbols) feeRates.set(symbol, await startupRead(`fee rate of ${symbol}`, () => venueAccount.makerFeeRate(symbol)));
   const settings = engineSettings(config, instruments, feeRates);
   const codecs = new Map<string, GridCodec>([...instruments].map(([symbol, instrument]) => [symbol, gridCodec(instrument)]));
 
@@ -388,6 +400,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       rest: restClient,
       trade: tradeClient,
       stream: privateStream,
+      accountUid,
       tradeSocket: routerConfig.preferWebSocket,
       readyTimeoutMs: KEY_SWAP_READY_MS,
       drainTimeoutMs: routerConfig.requestTimeoutMs,
@@ -422,6 +435,8 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
 
   // The control plane: freezes in, the engine's own freezes and its heartbeat out.
   let controlQueue: ControlQueue | undefined;
+  /** Looks the shard's control queue up: inside the start's try below, so that a missing queue ends the start with everything released. */
+  let openControlQueue: (() => Promise<ControlQueue>) | undefined;
   const lostLease = { detail: undefined as string | undefined };
   const onLost = (detail: string): void => {
     if (lostLease.detail !== undefined) return;
@@ -451,16 +466,18 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     if (aws.sqs) {
       const queueName = engineControlQueueName(config.stage, config.shard);
       const sqs = aws.sqs;
-      const queueUrl = await startupRead(`the control queue ${queueName}`, async () => (await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }))).QueueUrl, () => false);
-      if (queueUrl === undefined) throw new Error(`the control queue ${queueName} has no URL`);
-      controlQueue = new ControlQueue({
-        client: sqs,
-        queueUrl,
-        waitSeconds: config.control.queueWaitSeconds,
-        logger,
-        sleep,
-        onWake: () => control.refresh(),
-      });
+      openControlQueue = async () => {
+        const queueUrl = await startupRead(`the control queue ${queueName}`, async () => (await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }))).QueueUrl, () => false);
+        if (queueUrl === undefined) throw new Error(`the control queue ${queueName} has no URL`);
+        return new ControlQueue({
+          client: sqs,
+          queueUrl,
+          waitSeconds: config.control.queueWaitSeconds,
+          logger,
+          sleep,
+          onWake: () => control.refresh(),
+        });
+      };
     } else {
       logger.warn('no SQS client: the control state is read every control.pollIntervalMs only', { pollIntervalMs: config.control.pollIntervalMs });
     }
@@ -487,6 +504,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     },
   });
   try {
+    if (openControlQueue) controlQueue = await openControlQueue();
     if (journal && store && aws) {
       const storedState = store;
       const heartbeats = new DynamoHeartbeatStore({ client: aws.dynamodb, table: names.tables.control, requestTimeoutMs: persistence.requestTimeoutMs });

@@ -5,7 +5,8 @@
  * Every holder reaches them through a stand-in (swappable.ts) or, for the private stream, through
  * PrivateStream.replaceClient. A swap to a key Secrets Manager serves (scheduled read, or after the venue
  * refused the key in use) goes:
- *   1. the new key is checked over REST (query-api): refused or read-only, it stops here;
+ *   1. the new key is checked over REST (query-api): refused, read-only, or of another account than the
+ *      one the engine trades, it stops here;
  *   2. the new order-entry socket is connected and its auth accepted (when orders go over it);
  *   3. the private stream moves make-before-break: the new socket authenticated and subscribed (dcp.future
  *      too, so disconnect-cancel never finds us gone), then the old one closed;
@@ -20,6 +21,7 @@
 import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
 import { describeThrown } from '../adapters/bybit/account.js';
 import type { PrivateStream } from '../adapters/bybit/private-stream.js';
+import { classifyRetCode } from '../engine/retry.js';
 import type { ResolvedBybitCredentials } from '../adapters/secrets/bybit-credentials.js';
 import type { Logger } from '../ports/logger.js';
 import { LatestOnly, type Swappable } from './swappable.js';
@@ -54,6 +56,14 @@ export function keyedClients(credentials: ResolvedBybitCredentials, venue: Keyed
 
 export class KeySwapError extends Error {
   override readonly name = 'KeySwapError';
+
+  /** `transient`: the venue could not be asked (network) or said "not now" (rate limit, busy), rather than no. */
+  constructor(
+    message: string,
+    readonly transient = false,
+  ) {
+    super(message);
+  }
 }
 
 /** The venue's text, short, and cut before a bracket: Bybit's 10004 quotes the signed string, key included. */
@@ -61,16 +71,21 @@ function venueText(value: unknown): string {
   return typeof value === 'string' ? value.replace(/\[.*$/s, '').slice(0, 120) : '';
 }
 
-/** Asks the venue about the key (GET /v5/user/query-api, any key may): throws unless it is accepted and may trade. */
-export async function checkTradingKey(rest: Pick<RestClientV5, 'getQueryApiKey'>): Promise<void> {
+/**
+ * Asks the venue about a key (GET /v5/user/query-api, any key may): the uid of the account it trades, or a
+ * KeySwapError unless it is accepted and may trade. `which` names the key in the error.
+ */
+export async function checkTradingKey(rest: Pick<RestClientV5, 'getQueryApiKey'>, which = 'the new key'): Promise<{ readonly uid: number }> {
   let answer: Awaited<ReturnType<RestClientV5['getQueryApiKey']>>;
   try {
     answer = await rest.getQueryApiKey();
   } catch (thrown) {
-    throw new KeySwapError(`the new key could not be checked: query-api failed: ${describeThrown(thrown)}`);
+    throw new KeySwapError(`${which} could not be checked: query-api failed: ${describeThrown(thrown)}`, true);
   }
-  if (answer.retCode !== 0) throw new KeySwapError(`the venue refused the new key: ${answer.retCode} ${venueText(answer.retMsg)}`);
-  if (answer.result.readOnly !== 0) throw new KeySwapError('the new key is read-only');
+  // "Not now" (rate limit, venue busy) is no verdict on the key.
+  if (answer.retCode !== 0) throw new KeySwapError(`the venue refused ${which}: ${answer.retCode} ${venueText(answer.retMsg)}`, classifyRetCode(answer.retCode) === 'retryable');
+  if (answer.result.readOnly !== 0) throw new KeySwapError(`${which} is read-only`);
+  return { uid: answer.result.userID };
 }
 
 /**
@@ -116,6 +131,11 @@ export interface ClientSwapOptions {
   readonly rest: Swappable<RestClientV5>;
   readonly trade: Swappable<WebsocketAPIClient>;
   readonly stream: PrivateStream;
+  /**
+   * The uid of the account the engine trades (its first key's, checked at start): a key of another account
+   * (the master's, another sub-account's, pasted by mistake) is refused, as its orders would land elsewhere.
+   */
+  readonly accountUid: number;
   /** Orders go over the order-entry socket (router.preferWebSocket): the new one is connected before the switch. */
   readonly tradeSocket: boolean;
   /** How long a new socket may take to be authenticated (and subscribed). */
@@ -131,7 +151,8 @@ export function swapClients(options: ClientSwapOptions): (credentials: ResolvedB
   return async (credentials) => {
     const next = options.build(credentials);
     try {
-      await checkTradingKey(next.rest);
+      const { uid } = await checkTradingKey(next.rest);
+      if (uid !== options.accountUid) throw new KeySwapError(`the new key is of account ${uid}, not of account ${options.accountUid}, which this engine trades`);
       if (options.tradeSocket) await tradeSocketReady(next.trade, options.readyTimeoutMs);
       // Last: once it succeeds, the private stream is on the new key already.
       await options.stream.replaceClient(next.private, options.readyTimeoutMs);

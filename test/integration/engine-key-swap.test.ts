@@ -18,6 +18,8 @@ import { RestClientV5 } from 'bybit-api';
 import { DynamoHeartbeatStore } from '../../src/adapters/dynamodb/heartbeat-store.js';
 import { BybitKeyAdmin, type KeyCredentials } from '../../src/adapters/bybit/key-admin.js';
 import { type CredentialsSource, type EngineProcess, secretsManagerCredentials, startEngineProcess } from '../../src/app/engine-process.js';
+import { KeySwapError } from '../../src/app/key-swap.js';
+import { rejectionOf } from '../support/rejection.js';
 import type { EngineConfig } from '../../src/config/config.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { lots } from '../../src/core/units.js';
@@ -328,6 +330,11 @@ describe('trading-key swap', () => {
     await eventually('the read-only key refused', () => (logs.some((line) => line.includes('the new key is read-only')) ? true : undefined), 10_000);
     expect(running.keyId()).toBe(oldId);
 
+    // So is a key of another account (the master's, pasted by mistake): its orders would land there.
+    await putSecret(secretId, { apiKey: MASTER.key, apiSecret: MASTER.secret, keyId: 'master' });
+    await eventually('the master key refused', () => (logs.some((line) => /the new key is of account \d+, not of account \d+, which this engine trades/.test(line)) ? true : undefined), 10_000);
+    expect(running.keyId()).toBe(oldId);
+
     // A good key next: the next read swaps to it.
     const fresh = await secondKey(admin);
     await putSecret(secretId, fresh);
@@ -335,10 +342,45 @@ describe('trading-key swap', () => {
     stopSampling?.();
     await fillOurBid(running);
     expect(keyRefusals(running)).toEqual([]);
-    expectUndisturbed(samples, [OLD_KEY.apiKey, OLD_KEY.apiSecret, BOGUS.apiKey, BOGUS.apiSecret, READ_ONLY.key, READ_ONLY.secret, fresh.apiKey, fresh.apiSecret]);
+    expectUndisturbed(samples, [OLD_KEY.apiKey, OLD_KEY.apiSecret, BOGUS.apiKey, BOGUS.apiSecret, READ_ONLY.key, READ_ONLY.secret, MASTER.key, MASTER.secret, fresh.apiKey, fresh.apiSecret]);
     expect((await running.stop('test over')).clean).toBe(true);
     engine = undefined;
   }, 90_000);
+
+  it('refuses to start on a key that may not trade, saying which, and gives the lease up at once: a start with a good key follows without waiting', async () => {
+    await startVenue(45);
+    logs.length = 0;
+    const secretId = await newSecret({ apiKey: READ_ONLY.key, apiSecret: READ_ONLY.secret, keyId: 'read-only' });
+    // With the shard's lease (a minute long here, so that only a release lets the next start in soon).
+    const config = testConfig(sim, secretId, 'ro', {
+      stage: aws.stage.names.stage,
+      venue: { credentialsSecretId: secretId, dcpWindowSeconds: 10 },
+      persistence: { enabled: true },
+      lease: { ttlMs: 60_000, renewIntervalMs: 10_000 },
+    });
+    // No control queue for this shard: the control state is polled (the lease is what this case is about).
+    const clients = { dynamodb: aws.clients.dynamodb, eventBridge: aws.clients.eventBridge };
+    const refused = await rejectionOf(startEngineProcess({ config, credentials: secretsManagerCredentials(config, aws.clients.secrets), aws: clients, logSink: (line) => logs.push(line) }), KeySwapError);
+    expect(refused.message).toBe('the trading key is read-only');
+    expect(logs.some((line) => line.includes('lease released'))).toBe(true);
+    const joined = logs.join('\n');
+    for (const value of [READ_ONLY.key, READ_ONLY.secret]) expect(joined).not.toContain(value);
+
+    await putSecret(secretId, { ...OLD_KEY, keyId: 'trader' });
+    // A start that fails further on (the shard has no control queue) gives everything up as well: nothing keeps running.
+    const noQueue = await startEngineProcess({ config, credentials: secretsManagerCredentials(config, aws.clients.secrets), aws: { ...clients, sqs: aws.clients.sqs }, logSink: (line) => logs.push(line) }).then(
+      () => new Error('started without its control queue'),
+      (error: unknown) => error,
+    );
+    expect(noQueue).toHaveProperty('name', 'QueueDoesNotExist');
+    expect(logs.filter((line) => line.includes('lease released'))).toHaveLength(2);
+    const logsBefore = logs.length;
+    engine = await startEngineProcess({ config, credentials: secretsManagerCredentials(config, aws.clients.secrets), aws: clients, logSink: (line) => logs.push(line) });
+    // Taken at once, never waited for as a standby.
+    expect(logs.slice(logsBefore).filter((line) => line.includes('standby'))).toEqual([]);
+    expect(logs.slice(logsBefore).some((line) => line.includes('lease taken'))).toBe(true);
+    await quoting(engine);
+  }, 60_000);
 
   it('break-glass: with the key in use revoked and no other stored, says so, and swaps on the first refusal after a good key is stored', async () => {
     const { admin } = await startVenue(44);

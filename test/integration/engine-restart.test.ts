@@ -127,7 +127,7 @@ describe('engine restarts', () => {
   }, 90_000);
 
   it('a start that finds the account quota spent waits and retries its reads instead of failing', async () => {
-    // Every per-UID limited request is refused with 10006 (fee-rate is one) until the storm passes.
+    // Every per-UID limited request is refused with 10006 (query-api, the start's first read, is one) until the storm passes.
     sim.faults.rateLimitStorm = true;
     const logs: string[] = [];
     const config = testConfig(sim, aws.stage.names.secrets.tradingKey, 'quota');
@@ -141,7 +141,7 @@ describe('engine restarts', () => {
     running.push(engine);
     await eventually('ready once the quota is back', () => (engine.engine.ready().ready ? true : undefined));
     const retried = logs.filter((line) => line.includes('start-up read failed; retrying'));
-    expect(retried[0]).toContain('fee rate of');
+    expect(retried[0]).toContain('"what":"the trading key"');
     expect(retried[0]).toContain('10006');
     expect((await engine.stop('done')).clean).toBe(true);
   }, 60_000);

@@ -15,10 +15,14 @@ import { type KeyedClients, KeySwapError, KeySwapper, checkTradingKey, swapClien
 import { Swappable } from '../../../src/app/swappable.js';
 import type { LogFields, Logger } from '../../../src/ports/logger.js';
 import { EngineHarness } from '../engine/engine-harness.js';
+import { rejectionOf } from '../../support/rejection.js';
 
 const OLD: ResolvedBybitCredentials = { apiKey: 'OLDKEY0001', apiSecret: 'old-secret-value', keyId: '101', versionId: 'v1' };
 const NEW: ResolvedBybitCredentials = { apiKey: 'NEWKEY0002', apiSecret: 'new-secret-value', keyId: '102', versionId: 'v2' };
 const OTHER: ResolvedBybitCredentials = { apiKey: 'NEWKEY0003', apiSecret: 'third-secret-value', keyId: '103', versionId: 'v3' };
+
+/** The uid of the account the engine trades, as query-api reports it. */
+const ACCOUNT_UID = 100001;
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -166,8 +170,8 @@ describe('KeySwapper', () => {
 describe('checkTradingKey', () => {
   const rest = (answer: () => Promise<unknown>) => ({ getQueryApiKey: answer }) as unknown as Pick<RestClientV5, 'getQueryApiKey'>;
 
-  it('passes a key the venue accepts and that may trade', async () => {
-    await expect(checkTradingKey(rest(() => Promise.resolve({ retCode: 0, retMsg: 'OK', result: { readOnly: 0 } })))).resolves.toBeUndefined();
+  it('passes a key the venue accepts and that may trade, with the uid of its account', async () => {
+    await expect(checkTradingKey(rest(() => Promise.resolve({ retCode: 0, retMsg: 'OK', result: { readOnly: 0, userID: 100001 } })))).resolves.toEqual({ uid: 100001 });
   });
 
   it('refuses a key the venue refuses, without the signed string Bybit quotes back', async () => {
@@ -182,8 +186,13 @@ describe('checkTradingKey', () => {
     await expect(checkTradingKey(rest(() => Promise.resolve({ retCode: 0, retMsg: 'OK', result: { readOnly: 1 } })))).rejects.toThrow('the new key is read-only');
   });
 
-  it('says the check failed when no answer came', async () => {
-    await expect(checkTradingKey(rest(() => Promise.reject(new Error('socket hang up'))))).rejects.toThrow('the new key could not be checked: query-api failed: socket hang up');
+  it('says the check failed when no answer came, or the venue said not now, as a transient failure (a refusal is not)', async () => {
+    const lost = await rejectionOf(checkTradingKey(rest(() => Promise.reject(new Error('socket hang up')))), KeySwapError);
+    expect({ message: lost.message, transient: lost.transient }).toEqual({ message: 'the new key could not be checked: query-api failed: socket hang up', transient: true });
+    const refused = await rejectionOf(checkTradingKey(rest(() => Promise.resolve({ retCode: 10003, retMsg: 'API key is invalid.', result: {} })), 'the trading key'), KeySwapError);
+    expect({ message: refused.message, transient: refused.transient }).toEqual({ message: 'the venue refused the trading key: 10003 API key is invalid.', transient: false });
+    const busy = await rejectionOf(checkTradingKey(rest(() => Promise.resolve({ retCode: 10006, retMsg: 'Too many visits!', result: {} }))), KeySwapError);
+    expect(busy.transient).toBe(true);
   });
 });
 
@@ -274,7 +283,7 @@ describe('swapClients', () => {
     const nextRest = {
       getQueryApiKey: () => {
         steps.push('key checked');
-        return Promise.resolve(options.queryApiKey ?? { retCode: 0, retMsg: 'OK', result: { readOnly: 0 } });
+        return Promise.resolve(options.queryApiKey ?? { retCode: 0, retMsg: 'OK', result: { readOnly: 0, userID: ACCOUNT_UID } });
       },
     } as unknown as RestClientV5;
     const next: KeyedClients = { rest: nextRest, private: nextPrivate as unknown as WebsocketClient, trade: tradeClient(nextTrade) };
@@ -301,6 +310,7 @@ describe('swapClients', () => {
       rest,
       trade,
       stream,
+      accountUid: ACCOUNT_UID,
       tradeSocket: options.tradeSocket ?? true,
       readyTimeoutMs: 500,
       drainTimeoutMs: 50,
@@ -351,9 +361,14 @@ describe('swapClients', () => {
     await expect(refused.swap(NEW)).rejects.toThrow('the venue refused the new key: 10003 API key is invalid.');
     expect(refused.steps).toEqual(['built for 102', 'key checked']);
 
+    // A key the venue accepts, of another account (the master's, pasted by mistake): its orders would land there.
+    const elsewhere = fakes({ queryApiKey: { retCode: 0, retMsg: 'OK', result: { readOnly: 0, userID: ACCOUNT_UID + 1 } } });
+    await expect(elsewhere.swap(NEW)).rejects.toThrow(`the new key is of account ${ACCOUNT_UID + 1}, not of account ${ACCOUNT_UID}, which this engine trades`);
+    expect(elsewhere.steps).toEqual(['built for 102', 'key checked']);
+
     const noPrivate = fakes({ replace: () => Promise.reject(new Error('the private socket refused auth: API key is invalid.')) });
     await expect(noPrivate.swap(NEW)).rejects.toThrow('the private socket refused auth');
-    for (const f of [refused, noPrivate]) {
+    for (const f of [refused, elsewhere, noPrivate]) {
       expect(f.rest.get()).not.toBe(f.next.rest);
       expect(f.trade.get()).not.toBe(f.next.trade);
       expect(f.nextPrivate.closed).toBe(1);
