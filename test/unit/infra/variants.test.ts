@@ -3,7 +3,7 @@
  * and the guards that stop a synth which would deploy something broken.
  */
 import { describe, expect, it } from '@jest/globals';
-import { Annotations as CoreAnnotations, App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations as CoreAnnotations, App, CfnWaitConditionHandle, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,6 +69,8 @@ describe('synthesis helpers', () => {
 
     const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'mmrb-cdk-')) });
     const stack = new Stack(app, 'Noisy');
+    // One resource, so that CDK's template validation has nothing to say about an empty stack.
+    new CfnWaitConditionHandle(stack, 'Placeholder');
     CoreAnnotations.of(stack).addWarningV2('test:warning', 'a warning');
     CoreAnnotations.of(stack).addInfo('an info line');
     const assembly = app.synth();
