@@ -224,7 +224,7 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     }
   };
   // Before the engine exists a failed read ends the start: the lease goes at once, so a good restart need not wait out its TTL.
-  const { accountUid, instruments, feeRates } = await (async () => {
+  const { accountUid, instruments, venueAccount, feeRates } = await (async () => {
     try {
       // The key first: refused or read-only, nothing else is worth trying; its account is the one every later key must be of.
       const { uid } = await startupRead('the trading key', () => checkTradingKey(rest, 'the trading key'), (error) => error instanceof KeySwapError && error.transient);
@@ -232,13 +232,12 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       const rates = new Map<string, Decimal>();
       const account = new RestVenueAccount(rest, loaded);
       for (const symbol of symbols) rates.set(symbol, await startupRead(`fee rate of ${symbol}`, () => account.makerFeeRate(symbol)));
-      return { accountUid: uid, instruments: loaded, feeRates: rates };
+      return { accountUid: uid, instruments: loaded, venueAccount: account, feeRates: rates };
     } catch (error) {
       await leaseKeeper?.release();
       throw error;
     }
   })();
-  const venueAccount = new RestVenueAccount(rest, instruments);
   const settings = engineSettings(config, instruments, feeRates);
   const codecs = new Map<string, GridCodec>([...instruments].map(([symbol, instrument]) => [symbol, gridCodec(instrument)]));
 
