@@ -55,8 +55,6 @@ export interface CliIo {
   readonly credentials?: () => Promise<Credentials>;
 }
 
-export { UsageError } from './cli.js';
-
 export interface ApiCall {
   readonly method: 'GET' | 'POST';
   /** The route, e.g. /freeze. */

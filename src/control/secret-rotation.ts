@@ -133,6 +133,14 @@ function notePrefix(stage: string): string {
   return `mmrb-${stage}-rot-`;
 }
 
+/**
+ * Whether the secret's versions name the key as replaced: AWSPREVIOUS's key, or one the current version
+ * lists. Such a key is the rotation's to revoke whatever its note and age.
+ */
+function namedAsReplaced(key: SubAccountKey, current: StoredKey, previous: StoredKey | undefined): boolean {
+  return key.apiKey === previous?.apiKey || current.supersededKeyIds.includes(key.id);
+}
+
 /** Bybit's refusals that mean "not now": rate limit (10006), server busy (10016, 10429). */
 const TRANSIENT_CODES: readonly number[] = [10006, 10016, 10429];
 
@@ -216,9 +224,9 @@ export class SecretRotation {
     const account = await keys.describe(current);
     const listed = await keys.listSubAccountKeys(admin, account.uid);
     const prefix = notePrefix(this.options.stage);
-    const candidates = listed.filter((key) => !keep.has(key.apiKey) && (key.note.startsWith(prefix) || key.apiKey === previous?.apiKey || current.supersededKeyIds.includes(key.id)));
+    const candidates = listed.filter((key) => !keep.has(key.apiKey) && (key.note.startsWith(prefix) || namedAsReplaced(key, current, previous)));
     // A rotation's key only just created may be one a rotation is about to store: left alone for now.
-    const young = candidates.filter((key) => options.force !== true && key.apiKey !== previous?.apiKey && !current.supersededKeyIds.includes(key.id) && now - Date.parse(key.createdAt) < this.options.orphanMinAgeMs);
+    const young = candidates.filter((key) => options.force !== true && !namedAsReplaced(key, current, previous) && now - Date.parse(key.createdAt) < this.options.orphanMinAgeMs);
     const superseded = candidates.filter((key) => !young.includes(key));
     const report = { revoked: [] as string[], kept: young.map((key) => key.id), waitingFor: young.map((key) => `key ${key.id} to be ${Math.ceil(this.options.orphanMinAgeMs / 1000).toString()} s old (a rotation may be storing it)`), currentKeyId: current.keyId };
     if (superseded.length === 0) return report;
@@ -287,7 +295,8 @@ export class SecretRotation {
         note: key.note,
         status: key.status,
         createdAt: key.createdAt,
-        role: roleOf.get(key.apiKey) ?? (key.note.startsWith(prefix) || current.supersededKeyIds.includes(key.id) ? 'superseded (revoked once every engine uses AWSCURRENT)' : 'not managed by rotation'),
+        // AWSPREVIOUS's key has its stage as its role already.
+        role: roleOf.get(key.apiKey) ?? (key.note.startsWith(prefix) || namedAsReplaced(key, current, undefined) ? 'superseded (revoked once every engine uses AWSCURRENT)' : 'not managed by rotation'),
       }));
     } catch (error) {
       venueProblem = messageOf(error);

@@ -62,8 +62,6 @@ export interface SecretsCliIo {
 
 export type Target = { readonly kind: 'aws'; readonly stage: string; readonly region: string | undefined } | { readonly kind: 'local'; readonly url: string };
 
-export { UsageError } from './cli.js';
-
 interface ParsedCommand {
   readonly command: 'status' | 'rotate' | 'revoke' | 'put-key';
   readonly target: Target;
