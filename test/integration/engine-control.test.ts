@@ -16,7 +16,7 @@ import { type ControlChange, type FreezeRequest, controlEvent, decideFreeze, dec
 import { EVENT_SOURCES } from '../../src/core/events.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { useProvisionedStage } from '../support/aws.js';
-import { type EngineChild, eventually, spawnEngine, storeTraderKey, testConfig, testConfigDocument, venueOpenOrders, venueOrderHistory } from '../support/engine.js';
+import { type EngineChild, eventually, killHoldingOrders, spawnEngine, storeTraderKey, testConfig, testConfigDocument, venueOpenOrders, venueOrderHistory } from '../support/engine.js';
 import { DEFAULT_KEYS } from '../../sim/simulator.js';
 import { buildRiskEvaluator } from '../../lambdas/risk-evaluator.js';
 import { ControlSettingsSchema } from '../../src/control/settings.js';
@@ -289,8 +289,7 @@ describe('the watchdog', () => {
     await evaluator.onSchedule(Date.now());
     expect((await store().read()).version).toBe(versionBefore);
 
-    engine.child.kill('SIGKILL');
-    await engine.exited;
+    await killHoldingOrders(engine, () => openInExchange(`${WATCHED}-`).length > 0);
     expect(openInExchange(`${WATCHED}-`).length).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, 2_600));
     await evaluator.onSchedule(Date.now());

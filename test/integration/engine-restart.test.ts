@@ -10,7 +10,7 @@ import { type EngineProcess, secretsManagerCredentials, startEngineProcess } fro
 import { dec } from '../../src/core/decimal.js';
 import { type Simulator, startSimulator } from '../../sim/simulator.js';
 import { useProvisionedStage } from '../support/aws.js';
-import { type EngineChild, eventually, spawnEngine, storeTraderKey, testConfig, testConfigDocument, venueExecutions, venueOpenOrders, venueOrderHistory } from '../support/engine.js';
+import { type EngineChild, eventually, killHoldingOrders, spawnEngine, storeTraderKey, testConfig, testConfigDocument, venueExecutions, venueOpenOrders, venueOrderHistory } from '../support/engine.js';
 import { TRADER } from '../support/sim.js';
 
 const aws = useProvisionedStage();
@@ -110,10 +110,9 @@ describe('engine restarts', () => {
   }, 90_000);
 
   it('SIGKILL with live orders: the next generation cancels the orphans before quoting and takes the venue position', async () => {
-    const { child, exited } = startChild('kill');
+    const killed = startChild('kill');
     await waitForQuotesAndFills('kill-');
-    child.kill('SIGKILL');
-    await exited;
+    await killHoldingOrders(killed, async () => (await openOrdersOf('kill-')).length > 0);
     const orphans = await openOrdersOf('kill-');
     // Killed mid-quote: its orders are still live (disconnect-cancel takes its window to act).
     expect(orphans.length).toBeGreaterThan(0);

@@ -94,6 +94,25 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
+/**
+ * Kills the engine with SIGKILL while it has orders live. A quoting engine replaces its orders all the
+ * time, so it is stopped (SIGSTOP) first and the simulator left to settle what it had already sent; only
+ * then is `holdsOrders` asked, and if a requote had just emptied its book it runs on a while and is
+ * stopped again. Resolves once it has exited.
+ */
+export async function killHoldingOrders(engine: EngineChild, holdsOrders: () => Promise<boolean> | boolean): Promise<void> {
+  await eventually('the stopped engine holding live orders', async () => {
+    engine.child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (await holdsOrders()) return true;
+    engine.child.kill('SIGCONT');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return undefined;
+  });
+  engine.child.kill('SIGKILL');
+  await engine.exited;
+}
+
 export interface EngineChild {
   readonly child: ChildProcess;
   /** Everything it wrote to stdout and stderr, in order. */
