@@ -275,6 +275,8 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
       await swapper.offer(fresh);
     },
     statusQueryAttempts: 3,
+    // The quoting rule asks the lease before it decides; this asks again as each request leaves.
+    ...(leaseKeeper && { quoteGate: leaseKeeper.blocker.bind(leaseKeeper) }),
   });
 
   let journal: WriteBehind | undefined;

@@ -8,7 +8,8 @@
  *                   (or that it does not exist, for an amend or cancel).
  *   unresolved      the answer was lost and the state could not be established: the caller stops quoting
  *                   the symbol and keeps querying.
- *   blocked         the circuit breaker is open: nothing was sent.
+ *   blocked         nothing was sent: the circuit breaker is open, or (a create or an amend) the quote gate
+ *                   refused it, such as a generation whose lease is lost or about to run out.
  *
  * Retries reuse the same orderLinkId, which Bybit keeps unique: a create that did land after all makes the
  * retry fail with 110072, which is again settled by a query. Before every request the limiter is asked how
@@ -52,6 +53,13 @@ export interface RouterDeps {
   readonly refreshCredentials: () => Promise<void>;
   /** How many times to ask the venue about a lost answer before giving up for now. */
   readonly statusQueryAttempts: number;
+  /**
+   * Why a create or an amend may not leave now, if so (the shard's lease is lost or about to run out).
+   * Asked just before each request, after every wait: a request can wait (rate limit, backoff) long
+   * enough for the answer to change, and a process paused meanwhile must not send on waking. Cancels
+   * are never held back: they are what a generation losing its lease still owes.
+   */
+  readonly quoteGate?: (now: number) => string | undefined;
 }
 
 /**
@@ -65,7 +73,7 @@ type Operation = 'create' | 'amend' | 'cancel';
 /** Bybit: the orderLinkId already exists, i.e. an earlier attempt landed. */
 const DUPLICATE_ORDER_LINK_ID = 110072;
 
-const BLOCKED: RouterResult = { kind: 'blocked', reason: 'the circuit breaker is open' };
+const BREAKER_OPEN = 'the circuit breaker is open';
 
 interface OrderRef {
   readonly symbol: string;
@@ -80,7 +88,14 @@ interface Pending<P> {
   readonly index: number;
   readonly params: P;
   readonly entry: OrderEntry;
+  /**
+   * Its result should it not be sent again (breaker open, gate shut): what an earlier attempt established,
+   * such as a status query that did not find the create (it may yet land), instead of "nothing was sent".
+   */
+  readonly ifNotSent?: RouterResult;
 }
+
+const notSent = (item: Pending<unknown>, reason: string): RouterResult => item.ifNotSent ?? { kind: 'blocked', reason };
 
 /** The items in order, grouped by the entry they go over (one request per entry). */
 function byEntry<P>(items: readonly Pending<P>[]): Pending<P>[][] {
@@ -173,7 +188,7 @@ export class OrderRouter {
       const again: Pending<P>[] = [];
       for (const group of byEntry(pending)) {
         if (!deps.breaker.allow(deps.clock())) {
-          for (const item of group) results[item.index] = BLOCKED;
+          for (const item of group) results[item.index] = notSent(item, BREAKER_OPEN);
           continue;
         }
         again.push(...(await this.request(operation, endpoint, group, send, attempt, results)));
@@ -203,6 +218,11 @@ export class OrderRouter {
     // Asked again after every wait: other requests may have taken the room meanwhile. Recorded at once
     // after a zero wait, with no await between, so nothing else can slip in.
     for (let wait = deps.limiter.waitMs(endpoint, group.length, deps.clock()); wait > 0; wait = deps.limiter.waitMs(endpoint, group.length, deps.clock())) await deps.sleep(wait);
+    const shut = operation === 'cancel' ? undefined : deps.quoteGate?.(deps.clock());
+    if (shut !== undefined) {
+      for (const item of group) results[item.index] = notSent(item, shut);
+      return [];
+    }
     deps.limiter.record(endpoint, group.length, deps.clock());
     const sentAt = deps.clock();
     const { outcomes, limits } = await send(entry, group.map((item) => item.params));
@@ -262,7 +282,7 @@ export class OrderRouter {
         resend &&
         resolved.kind === 'resolved' &&
         (operation === 'create' ? report === undefined : operation === 'cancel' && report !== undefined && !isTerminalStatus(report.status));
-      if (sendAgain && retriesLeft) again.push({ ...item, entry: deps.fallback });
+      if (sendAgain && retriesLeft) again.push({ ...item, entry: deps.fallback, ifNotSent: resolved });
       else results[item.index] = resolved;
     }
     return again;

@@ -105,3 +105,75 @@ describe('order router', () => {
     expect(refreshes).toHaveLength(4);
   });
 });
+
+describe('the quote gate (the lease, asked as each request leaves)', () => {
+  const gate = () => {
+    const state: { shut: string | undefined } = { shut: undefined };
+    return { state, quoteGate: () => state.shut };
+  };
+
+  it('holds back a create whose retry comes after the gate shut: nothing reaches the venue', async () => {
+    venue.sim.faults.rateLimitStorm = true;
+    const { state, quoteGate } = gate();
+    const { router: subject, sleeps } = router({
+      quoteGate,
+      onSleep: () => {
+        // The process was paused in its backoff and woke with its lease gone.
+        venue.sim.faults.rateLimitStorm = false;
+        state.shut = 'lease lost';
+      },
+    });
+    const orderLinkId = link();
+    expect(await subject.create(order(orderLinkId))).toEqual({ kind: 'blocked', reason: 'lease lost' });
+    expect(sleeps).toHaveLength(1);
+    expect(await venueOrders(orderLinkId)).toEqual([]);
+  });
+
+  it('holds back amends but lets cancels through: they are what a generation losing its lease still owes', async () => {
+    const { state, quoteGate } = gate();
+    const { router: subject } = router({ quoteGate });
+    const orderLinkId = link();
+    expect(await subject.create(order(orderLinkId))).toMatchObject({ kind: 'accepted' });
+    state.shut = 'lease not renewed';
+    expect(await subject.create(order(link()))).toEqual({ kind: 'blocked', reason: 'lease not renewed' });
+    expect(await subject.amend({ symbol: 'BTCUSDT', orderLinkId, price: '60001.0' })).toEqual({ kind: 'blocked', reason: 'lease not renewed' });
+    expect(await subject.amendBatch([{ symbol: 'BTCUSDT', orderLinkId, price: '60002.0' }])).toEqual([{ kind: 'blocked', reason: 'lease not renewed' }]);
+    expect(Number((await venueOrders(orderLinkId))[0]?.price)).toBe(60_000);
+    expect(await subject.cancel({ symbol: 'BTCUSDT', orderLinkId })).toMatchObject({ kind: 'accepted' });
+    expect((await venueOrders(orderLinkId))[0]?.orderStatus).toBe('Cancelled');
+  });
+
+  it('a create whose answer was lost and that the venue does not show yet stays unsettled when its resend is held back', async () => {
+    // REST primary with 5xx: the create's answer is lost, and so is the first status query.
+    venue.sim.faults.http5xxRate = 1;
+    const { state, quoteGate } = gate();
+    const { router: subject } = router({
+      primary: new RestOrderEntry(venue.rest, 1_000),
+      quoteGate,
+      onSleep: (count) => {
+        if (count === 1) venue.sim.faults.http5xxRate = 0;
+        // The query found nothing; before the resend, the gate shuts.
+        if (count === 2) state.shut = 'lease lost';
+      },
+    });
+    const orderLinkId = link();
+    // Not "blocked": the first attempt may still land, so the caller keeps asking the venue about it.
+    expect(await subject.create(order(orderLinkId))).toEqual({ kind: 'resolved', report: undefined });
+    expect(await venueOrders(orderLinkId)).toEqual([]);
+  });
+
+  it('a create already held open by the breaker keeps what its status query established', async () => {
+    venue.sim.faults.http5xxRate = 1;
+    const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 60_000 });
+    const { router: subject } = router({
+      primary: new RestOrderEntry(venue.rest, 1_000),
+      breaker,
+      onSleep: (count) => {
+        if (count === 1) venue.sim.faults.http5xxRate = 0;
+      },
+    });
+    // The lost answer opened the breaker (one failure is its threshold): the resend is not sent.
+    expect(await subject.create(order(link()))).toEqual({ kind: 'resolved', report: undefined });
+    expect(breaker.state(Date.now())).toBe('open');
+  });
+});
