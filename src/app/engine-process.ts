@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { type RestClientV5, type WebsocketAPIClient, WebsocketClient } from 'bybit-api';
 import { RestVenueAccount, loadInstruments } from '../adapters/bybit/account.js';
+import { closeForGood } from '../adapters/bybit/close-socket.js';
 import { MarketDataFeed } from '../adapters/bybit/market-data.js';
 import { BybitMessageError, signedPositionLots, toExecution, toVenueOrderReport } from '../adapters/bybit/messages.js';
 import { RestOrderEntry, WebSocketOrderEntry } from '../adapters/bybit/order-entry.js';
@@ -429,9 +430,9 @@ export async function startEngineProcess(options: EngineProcessOptions): Promise
     }, Math.max(MIN_KEY_REFRESH_MS, config.venue.credentialsCacheTtlMs));
   };
   const closeSockets = (): void => {
-    publicSocket.closeAll(true);
+    closeForGood(publicSocket);
     privateStream.close();
-    tradeClient.get().getWSClient().closeAll(true);
+    closeForGood(tradeClient.get().getWSClient());
   };
 
   // The control plane: freezes in, the engine's own freezes and its heartbeat out.

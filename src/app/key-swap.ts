@@ -20,6 +20,7 @@
  */
 import { RestClientV5, WebsocketAPIClient, WebsocketClient } from 'bybit-api';
 import { describeThrown } from '../adapters/bybit/account.js';
+import { closeForGood } from '../adapters/bybit/close-socket.js';
 import type { PrivateStream } from '../adapters/bybit/private-stream.js';
 import { classifyRetCode } from '../engine/retry.js';
 import type { ResolvedBybitCredentials } from '../adapters/secrets/bybit-credentials.js';
@@ -157,15 +158,15 @@ export function swapClients(options: ClientSwapOptions): (credentials: ResolvedB
       // Last: once it succeeds, the private stream is on the new key already.
       await options.stream.replaceClient(next.private, options.readyTimeoutMs);
     } catch (error) {
-      next.private.closeAll(true);
-      next.trade.getWSClient().closeAll(true);
+      closeForGood(next.private);
+      closeForGood(next.trade.getWSClient());
       throw error;
     }
     // REST holds no connection of its own: the old client is simply dropped.
     options.rest.swap(next.rest);
     const previousTrade = options.trade.swap(next.trade);
     await options.trade.drained(previousTrade, options.drainTimeoutMs);
-    previousTrade.getWSClient().closeAll(true);
+    closeForGood(previousTrade.getWSClient());
     // Quiet: the stream stayed in sync throughout, so the engine has nothing to reconcile.
     await options.stream.backfill(true).catch((error: unknown) => {
       options.onBackfillFailed(`backfill after the key swap failed: ${error instanceof Error ? error.message.slice(0, 300) : 'unknown error'}`);

@@ -56,3 +56,6 @@ export async function rawSocket(url: string): Promise<RawSocket> {
     },
   };
 }
+
+/** A fake bybit-api client's WsStore as closeForGood reads it: no connection attempt under way. */
+export const IDLE_WS_STORE = { getKeys: (): string[] => [], getConnectionInProgressPromise: (): undefined => undefined };

@@ -14,6 +14,7 @@
  * meanwhile; the consumer applies each execId once, and an order report it already has changes nothing.
  */
 import type { RestClientV5, WebsocketClient } from 'bybit-api';
+import { closeForGood } from './close-socket.js';
 import { type BybitExecution, BybitMessageError, type BybitOrder, type BybitPosition, type BybitWallet, parseExecution, parseOrder, parsePosition, parseWallet } from './messages.js';
 
 export interface PrivateStreamListener {
@@ -88,19 +89,19 @@ export class PrivateStream {
       await subscribed(next, timeoutMs);
     } catch (error) {
       next.removeAllListeners();
-      next.closeAll(true);
+      closeForGood(next);
       throw error;
     }
     const previous = this.client;
     this.client = next;
     // Its listeners go first: a late message of the old socket is not delivered after the switch.
     previous.removeAllListeners();
-    previous.closeAll(true);
+    closeForGood(previous);
   }
 
   /** Closes the connection in use (at stop). */
   close(): void {
-    this.client.closeAll(true);
+    closeForGood(this.client);
   }
 
   private listen(client: WebsocketClient): void {

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import type { RestClientV5, WebsocketClient } from 'bybit-api';
 import { PrivateStream, PrivateStreamError } from '../../../src/adapters/bybit/private-stream.js';
+import { IDLE_WS_STORE } from '../../support/ws.js';
 
 /** Answers a subscribe as scripted: accepted (auth, then the ack), refused, or not at all. */
 class FakePrivateClient extends EventEmitter {
@@ -29,6 +30,10 @@ class FakePrivateClient extends EventEmitter {
 
   closeAll(): void {
     this.closed += 1;
+  }
+
+  getWsStore(): typeof IDLE_WS_STORE {
+    return IDLE_WS_STORE;
   }
 }
 

@@ -16,6 +16,7 @@ import { Swappable } from '../../../src/app/swappable.js';
 import type { LogFields, Logger } from '../../../src/ports/logger.js';
 import { EngineHarness } from '../engine/engine-harness.js';
 import { rejectionOf } from '../../support/rejection.js';
+import { IDLE_WS_STORE } from '../../support/ws.js';
 
 const OLD: ResolvedBybitCredentials = { apiKey: 'OLDKEY0001', apiSecret: 'old-secret-value', keyId: '101', versionId: 'v1' };
 const NEW: ResolvedBybitCredentials = { apiKey: 'NEWKEY0002', apiSecret: 'new-secret-value', keyId: '102', versionId: 'v2' };
@@ -211,6 +212,10 @@ class FakeSocket extends EventEmitter {
 
   closeAll(): void {
     this.closed += 1;
+  }
+
+  getWsStore(): typeof IDLE_WS_STORE {
+    return IDLE_WS_STORE;
   }
 }
 
