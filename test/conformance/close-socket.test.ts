@@ -22,6 +22,12 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The endpoint's open connections, counted by dropping them (a client that reconnects shows up again later). */
 const openConnections = (endpoint: 'trade' | 'private') => sim.ws.drop(endpoint);
 
+/** After a drop (openConnections drops them all), nothing reconnects. */
+async function noneComesBack(endpoint: 'trade' | 'private'): Promise<void> {
+  await pause(1_500);
+  expect(openConnections(endpoint)).toBe(0);
+}
+
 describe('closeForGood', () => {
   it('an order-entry socket closed while its connect was under way does not come back once dropped', async () => {
     const client = new WebsocketAPIClient({ ...TRADER, wsUrl: sim.wsUrls.trade, attachEventListeners: false }, SILENT_LOGGER);
@@ -32,8 +38,7 @@ describe('closeForGood', () => {
     // bybit-api can still open this one socket after the close (noted in docs/ARCHITECTURE.md); it must
     // not outlive its first drop, as it would with closeAll() alone, which reconnects it for ever.
     expect(openConnections('trade')).toBeLessThanOrEqual(1);
-    await pause(1_500);
-    expect(openConnections('trade')).toBe(0);
+    await noneComesBack('trade');
   });
 
   it('closes a private stream closed while subscribing, and one that is connected', async () => {
@@ -45,8 +50,7 @@ describe('closeForGood', () => {
     closeForGood(connected);
     await pause(500);
     expect(openConnections('private')).toBe(0);
-    await pause(1_500);
-    expect(openConnections('private')).toBe(0);
+    await noneComesBack('private');
   });
 
   it('stops a client that dropped and is waiting to reconnect', async () => {
@@ -55,7 +59,6 @@ describe('closeForGood', () => {
     expect(openConnections('private')).toBe(1);
     await pause(50);
     closeForGood(client);
-    await pause(1_500);
-    expect(openConnections('private')).toBe(0);
+    await noneComesBack('private');
   });
 });
