@@ -284,7 +284,8 @@ describe('the watchdog', () => {
     });
     const engine = spawnTracked(document);
     await eventually('the engine quoting', () => (engine.output.join('').includes('"message":"quoting"') ? true : undefined), 30_000);
-    await eventually('orders live', () => (openInExchange(`${WATCHED}-`).length >= 4 ? true : undefined));
+    // Any order live will do: a symbol at its position limit quotes one side, and one with a one-sided book none.
+    await eventually('orders live', () => (openInExchange(`${WATCHED}-`).length > 0 ? true : undefined), 30_000);
     // Alive: the scheduled run leaves it alone.
     const versionBefore = (await store().read()).version;
     await evaluator.onSchedule(Date.now());
